@@ -1,0 +1,64 @@
+# Build helpers shared by every module (modelled on abseil's CMake helpers).
+#
+#   lobster_module(NAME net SRCS links.cc DEPS core)       -> static library lobster_net
+#   lobster_test(NAME net_links SRCS links_test.cc DEPS net [LABELS unit] [TIMEOUT s])
+#   lobster_binary(NAME lobsterd SRCS main.cc DEPS cli)
+#
+# Every target gets the project's warning set; -Werror unless LOBSTER_WERROR is OFF.
+
+set(LOBSTER_WARNINGS
+    -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wswitch-enum
+    -Wnon-virtual-dtor -Wno-missing-field-initializers)
+if(LOBSTER_WERROR)
+  list(APPEND LOBSTER_WARNINGS -Werror)
+endif()
+
+set(LOBSTER_SANITIZER_FLAGS -fsanitize=address,undefined -fno-omit-frame-pointer
+                            -fno-sanitize-recover=all)
+
+function(lobster_apply_flags target)
+  target_compile_options(${target} PRIVATE ${LOBSTER_WARNINGS})
+  if(LOBSTER_SANITIZE)
+    target_compile_options(${target} PRIVATE ${LOBSTER_SANITIZER_FLAGS})
+    target_link_options(${target} PRIVATE ${LOBSTER_SANITIZER_FLAGS})
+  endif()
+endfunction()
+
+function(lobster_module)
+  cmake_parse_arguments(M "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_library(lobster_${M_NAME} STATIC ${M_SRCS})
+  target_include_directories(lobster_${M_NAME} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(lobster_${M_NAME} PUBLIC ${M_DEPS})
+  lobster_apply_flags(lobster_${M_NAME})
+  if(LOBSTER_SANITIZE)
+    target_link_options(lobster_${M_NAME} INTERFACE ${LOBSTER_SANITIZER_FLAGS})
+  endif()
+endfunction()
+
+function(lobster_binary)
+  cmake_parse_arguments(B "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${B_NAME} ${B_SRCS})
+  target_include_directories(${B_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${B_NAME} PRIVATE ${B_DEPS})
+  lobster_apply_flags(${B_NAME})
+endfunction()
+
+# Tests default to the "unit" label. End-to-end tests pass LABELS e2e (and "slow" for the ones
+# that boot VMs); `ctest -L unit` runs anywhere without root.
+function(lobster_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_executable(${T_NAME}_test ${T_SRCS})
+  target_include_directories(${T_NAME}_test PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${T_NAME}_test PRIVATE ${T_DEPS} GTest::gtest GTest::gmock
+                                               GTest::gtest_main Threads::Threads)
+  lobster_apply_flags(${T_NAME}_test)
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME}_test)
+  set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+                       ENVIRONMENT "LOBSTER_SOURCE_DIR=${PROJECT_SOURCE_DIR};LOBSTER_BINARY_DIR=${PROJECT_BINARY_DIR}")
+endfunction()
