@@ -51,6 +51,8 @@ std::string_view code_name(ErrorCode code) {
     case ErrorCode::kIoFailed: return "IO_FAILED";
     case ErrorCode::kPreflightFailed: return "PREFLIGHT_FAILED";
     case ErrorCode::kInternal: return "INTERNAL";
+    case ErrorCode::kGatewayUnavailable: return "GATEWAY_UNAVAILABLE";
+    case ErrorCode::kGatewayRpcFailed: return "GATEWAY_RPC_FAILED";
   }
   return "UNKNOWN";
 }
@@ -71,7 +73,8 @@ constexpr std::array kAllCodes = {
     ErrorCode::kNetworkFailed,     ErrorCode::kFirewallFailed,     ErrorCode::kCgroupFailed,
     ErrorCode::kVmmFailed,         ErrorCode::kAgentUnauthorized,  ErrorCode::kProtocolError,
     ErrorCode::kResourceExhausted, ErrorCode::kInvalidState,       ErrorCode::kIoFailed,
-    ErrorCode::kPreflightFailed,   ErrorCode::kInternal,
+    ErrorCode::kPreflightFailed,   ErrorCode::kInternal,           ErrorCode::kGatewayUnavailable,
+    ErrorCode::kGatewayRpcFailed,
 };
 }  // namespace
 
@@ -109,6 +112,7 @@ ExitCode exit_code_for(ErrorCode code) {
     case ErrorCode::kCaddyApiError:
     case ErrorCode::kKvmNotAvailable:
     case ErrorCode::kResourceExhausted:
+    case ErrorCode::kGatewayUnavailable:
       return ExitCode::kUnavailable;
     case ErrorCode::kExecTimeout:
       return ExitCode::kTimeout;
@@ -136,6 +140,7 @@ ExitCode exit_code_for(ErrorCode code) {
     case ErrorCode::kIoFailed:
     case ErrorCode::kPreflightFailed:
     case ErrorCode::kInternal:
+    case ErrorCode::kGatewayRpcFailed:
       return ExitCode::kFailure;
   }
   return ExitCode::kFailure;

@@ -70,6 +70,8 @@ enum class ErrorCode {
   kIoFailed,            // A file-system operation failed.
   kPreflightFailed,     // A host requirement (binary, kernel feature) is missing.
   kInternal,            // A broken invariant that is not the caller's fault.
+  kGatewayUnavailable,  // The OpenClaw gateway's RPC endpoint could not be reached.
+  kGatewayRpcFailed,    // The OpenClaw gateway rejected a connect or an RPC request.
 };
 
 // The stable string for a code ("TENANT_NOT_FOUND"). This is API: never rename.

@@ -52,6 +52,8 @@ TEST(ErrorCodeTest, StableNames) {
       {ErrorCode::kIoFailed, "IO_FAILED"},
       {ErrorCode::kPreflightFailed, "PREFLIGHT_FAILED"},
       {ErrorCode::kInternal, "INTERNAL"},
+      {ErrorCode::kGatewayUnavailable, "GATEWAY_UNAVAILABLE"},
+      {ErrorCode::kGatewayRpcFailed, "GATEWAY_RPC_FAILED"},
   };
   for (const auto& [code, name] : kPinned) {
     EXPECT_EQ(code_name(code), name);
