@@ -53,6 +53,7 @@ std::string_view code_name(ErrorCode code) {
     case ErrorCode::kInternal: return "INTERNAL";
     case ErrorCode::kGatewayUnavailable: return "GATEWAY_UNAVAILABLE";
     case ErrorCode::kGatewayRpcFailed: return "GATEWAY_RPC_FAILED";
+    case ErrorCode::kRouteNotFound: return "ROUTE_NOT_FOUND";
   }
   return "UNKNOWN";
 }
@@ -74,7 +75,7 @@ constexpr std::array kAllCodes = {
     ErrorCode::kVmmFailed,         ErrorCode::kAgentUnauthorized,  ErrorCode::kProtocolError,
     ErrorCode::kResourceExhausted, ErrorCode::kInvalidState,       ErrorCode::kIoFailed,
     ErrorCode::kPreflightFailed,   ErrorCode::kInternal,           ErrorCode::kGatewayUnavailable,
-    ErrorCode::kGatewayRpcFailed,
+    ErrorCode::kGatewayRpcFailed,  ErrorCode::kRouteNotFound,
 };
 }  // namespace
 
@@ -95,6 +96,7 @@ ExitCode exit_code_for(ErrorCode code) {
       return ExitCode::kUsage;
     case ErrorCode::kTenantNotFound:
     case ErrorCode::kImageMissing:
+    case ErrorCode::kRouteNotFound:
       return ExitCode::kNotFound;
     case ErrorCode::kTenantExists:
     case ErrorCode::kDaemonRunning:

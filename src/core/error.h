@@ -72,6 +72,7 @@ enum class ErrorCode {
   kInternal,            // A broken invariant that is not the caller's fault.
   kGatewayUnavailable,  // The OpenClaw gateway's RPC endpoint could not be reached.
   kGatewayRpcFailed,    // The OpenClaw gateway rejected a connect or an RPC request.
+  kRouteNotFound,       // No API endpoint for that method and path (e.g. CLI newer than daemon).
 };
 
 // The stable string for a code ("TENANT_NOT_FOUND"). This is API: never rename.

@@ -54,6 +54,7 @@ TEST(ErrorCodeTest, StableNames) {
       {ErrorCode::kInternal, "INTERNAL"},
       {ErrorCode::kGatewayUnavailable, "GATEWAY_UNAVAILABLE"},
       {ErrorCode::kGatewayRpcFailed, "GATEWAY_RPC_FAILED"},
+      {ErrorCode::kRouteNotFound, "ROUTE_NOT_FOUND"},
   };
   for (const auto& [code, name] : kPinned) {
     EXPECT_EQ(code_name(code), name);
