@@ -1,0 +1,16 @@
+// Parsers for the /proc files the agent reads (pure: they take file contents).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace lobster::guest {
+
+// Spec §9.1: IPv4 lines of /proc/net/tcp (header skipped) in state 01 (ESTABLISHED) whose
+// LOCAL port is `local_port`: inbound client connections to the gateway.
+int count_established_inbound(std::string_view proc_net_tcp, uint16_t local_port);
+
+// VmRSS (kB) from /proc/<pid>/status, 0 if absent.
+int64_t parse_vm_rss_kb(std::string_view proc_status);
+
+}  // namespace lobster::guest
