@@ -78,10 +78,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   Db db = LOB_TRY(Db::open(path, kBusyTimeoutMs));
   // WAL is persistent in the file; switching needs an exclusive lock, which the busy timeout
   // waits for when several processes open a fresh database at once.
-  auto mode = LOB_TRY(db.prepare("PRAGMA journal_mode = WAL"));
-  if (!LOB_TRY(mode.step()) || mode.text(0) != "wal") {
-    return make_error(ErrorCode::kStoreFailed, "database {}: cannot enable WAL mode", path);
-  }
+  {
+    auto mode = LOB_TRY(db.prepare("PRAGMA journal_mode = WAL"));
+    if (!LOB_TRY(mode.step()) || mode.text(0) != "wal") {
+      return make_error(ErrorCode::kStoreFailed, "database {}: cannot enable WAL mode", path);
+    }
+  }  // Finalized here: an unfinished statement would block COMMIT in migrate().
   // FULL: a committed allocation survives power loss, so effects recorded as done are.
   LOB_TRY(db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON"));
   if (auto r = migrate(db); !r) {

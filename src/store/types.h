@@ -42,6 +42,7 @@ struct Allocation {
   int64_t subnet_index = 0;  // >= 1; the tenant's /30 is subnetBase + 4 * index
   int64_t jail_uid = 0;      // >= AllocationLimits::uid_start; used as uid and gid
   int64_t tap_id = 0;        // >= 1; TAP name "lt<tap_id>" (<= 15 bytes)
+  bool operator==(const Allocation&) const = default;
 };
 
 // Bounds for the allocators, derived by the caller from the config.
