@@ -41,6 +41,12 @@ struct RpcTarget {
 // startup (spec §7.3); device id = lowercase hex SHA-256 of the raw 32-byte public key.
 class DeviceIdentity {
  public:
+  DeviceIdentity(DeviceIdentity&&) noexcept = default;
+  DeviceIdentity& operator=(DeviceIdentity&&) noexcept = default;
+  DeviceIdentity(const DeviceIdentity&) = delete;
+  DeviceIdentity& operator=(const DeviceIdentity&) = delete;
+  ~DeviceIdentity();
+
   // A fresh random keypair (libsodium).
   static Result<DeviceIdentity> generate();
   // Deterministic keypair from a 32-byte seed (tests, reproducible signatures).
@@ -84,19 +90,58 @@ class GatewayClient {
   // Timestamp (ms) of the last heartbeat run from `last-heartbeat`; 0 if there was none.
   Result<int64_t> last_heartbeat_ms(int timeout_ms);
 
+  const RpcTarget& target() const { return target_; }
+
  private:
   RpcTarget target_;
   DeviceIdentity identity_;
 };
 
-// Parses the `cron.list` payload (pure; exposed for tests).
-Result<std::vector<CronJob>> parse_cron_list(const nlohmann::json& payload);
+// Parses one `cron.list` page: `{"jobs":[...], "hasMore":bool, "nextOffset":N}` (pure).
+struct CronListPage {
+  std::vector<CronJob> jobs;
+  std::optional<int64_t> next_offset;  // set only when hasMore
+};
+Result<CronListPage> parse_cron_list(const nlohmann::json& payload);
+
+// ---- Handshake pieces (pure; exposed for tests) ----------------------------------------
+
+// What the client says about itself in `connect`. The client id must be on OpenClaw's
+// allow-list (GATEWAY_CLIENT_IDS); "gateway-client" + "backend" from loopback with the shared
+// token is what OpenClaw treats as a local backend (no pairing round trip).
+inline constexpr std::string_view kClientId = "gateway-client";
+inline constexpr std::string_view kClientMode = "backend";
+inline constexpr std::string_view kClientPlatform = "linux";
+inline constexpr std::string_view kRole = "operator";
+inline constexpr std::string_view kScope = "operator.admin";
+inline constexpr int kProtocolVersion = 4;
+
+struct ConnectChallenge {
+  std::string nonce;
+  int64_t ts_ms = 0;  // server clock; 0 if absent
+};
+
+// Extracts the challenge from a `{"type":"event","event":"connect.challenge"}` frame.
+Result<ConnectChallenge> parse_connect_challenge(const nlohmann::json& frame);
+
+// The v3 device-auth payload OpenClaw verifies (it also accepts v2, which lacks the last two
+// fields): "v3|deviceId|clientId|mode|role|scopes,comma,joined|signedAtMs|token|nonce|
+// platform|deviceFamily", platform/deviceFamily trimmed and ASCII-lowercased.
+std::string device_auth_payload_v3(std::string_view device_id, std::string_view token,
+                                   std::string_view nonce, int64_t signed_at_ms);
+
+// The complete `connect` params (protocol 4, client info, role, scopes, token auth and the
+// signed device proof). signedAt is the challenge's server timestamp when present, so a guest
+// whose clock lags after a restore still passes OpenClaw's ±2 min skew check.
+nlohmann::json build_connect_params(const DeviceIdentity& identity, std::string_view token,
+                                    const ConnectChallenge& challenge, int64_t now_ms);
 
 // ---- Heartbeat schedule (pure functions) ------------------------------------------------
 
-// Parses `agents.defaults.heartbeat.every`: `<number>[.<frac>]`, optional spaces, then a unit
-// `s|m|h` (spec §7.3). Returns the interval in ms, or nullopt if the format is anything else
-// or the interval is not positive.
+// Parses a heartbeat interval the way OpenClaw 2026.9 does (parseDurationMs with default unit
+// "m"): trimmed, case-insensitive, `<n>[.<frac>][ms|s|m|h|d]` or a composite such as
+// "1h30m" (every segment needs a unit), rounded to whole ms. nullopt if invalid or not > 0
+// (OpenClaw then runs no heartbeat). The spec's grammar (s|m|h) is a subset.
 std::optional<int64_t> parse_heartbeat_every(std::string_view every);
 
 struct HeartbeatSchedule {
@@ -111,7 +156,9 @@ struct HeartbeatSchedule {
 HeartbeatSchedule compute_heartbeat_schedule(std::optional<int64_t> interval_ms,
                                              int64_t last_beat_ms, int64_t now_ms);
 
-// Reads the interval from a parsed openclaw.json (nullopt if absent or invalid).
+// Reads the interval from a parsed openclaw.json: nullopt if `agents.defaults.heartbeat` is
+// absent (no heartbeat configured) or its `every` is invalid; OpenClaw's default "30m" when
+// the heartbeat section exists without `every`. Per-agent overrides are not considered.
 std::optional<int64_t> heartbeat_interval_from_config(const nlohmann::json& openclaw_config);
 
 }  // namespace lobster::guest
