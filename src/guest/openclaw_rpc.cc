@@ -301,6 +301,15 @@ Result<int64_t> GatewayClient::last_heartbeat_ms(int timeout_ms) {
   return json_int(payload, "ts");
 }
 
+HeartbeatSchedule GatewayClient::heartbeat_schedule(const json& openclaw_config, int64_t now_ms,
+                                                    int timeout_ms) {
+  const std::optional<int64_t> interval = heartbeat_interval_from_config(openclaw_config);
+  if (!interval)
+    return {};
+  auto last = last_heartbeat_ms(timeout_ms);
+  return compute_heartbeat_schedule(interval, last ? *last : 0, now_ms);
+}
+
 Result<CronListPage> parse_cron_list(const json& payload) {
   if (!payload.is_object() || !payload.contains("jobs") || !payload["jobs"].is_array()) {
     return make_error(ErrorCode::kProtocolError, "cron.list payload has no jobs array");
@@ -322,6 +331,9 @@ Result<CronListPage> parse_cron_list(const json& payload) {
     job.next_run_at_ms = json_int(state, "nextRunAtMs");
     job.running_at_ms = json_int(state, "runningAtMs");
     job.schedule = j.contains("schedule") ? j["schedule"] : json();
+    if (j.contains("declarationKey") && j["declarationKey"].is_string()) {
+      job.declaration_key = j["declarationKey"].get<std::string>();
+    }
     page.jobs.push_back(std::move(job));
   }
   if (payload.value("hasMore", false)) {

@@ -73,6 +73,15 @@ struct CronJob {
   int64_t next_run_at_ms = 0;  // state.nextRunAtMs, 0 if absent
   int64_t running_at_ms = 0;   // state.runningAtMs, 0 if not running
   nlohmann::json schedule;     // the job's schedule object, or null
+  // Set for gateway-owned jobs; OpenClaw 2026.9 runs each agent's heartbeat as the cron job
+  // "heartbeat:<agentId>", so its next_run_at_ms is the gateway's own next beat.
+  std::string declaration_key;
+};
+
+struct HeartbeatSchedule {
+  bool enabled = false;
+  int64_t interval_ms = 0;
+  int64_t next_beat_at_ms = 0;
 };
 
 class GatewayClient {
@@ -89,6 +98,11 @@ class GatewayClient {
   Status run_cron_job(std::string_view id, std::string_view mode, int timeout_ms);
   // Timestamp (ms) of the last heartbeat run from `last-heartbeat`; 0 if there was none.
   Result<int64_t> last_heartbeat_ms(int timeout_ms);
+  // get-heartbeat-schedule (spec §7.3): interval from `openclaw_config` (disabled if none),
+  // last beat from `last-heartbeat` (treated as "no beat yet" if that RPC fails or times out),
+  // projected with compute_heartbeat_schedule. Never fails.
+  HeartbeatSchedule heartbeat_schedule(const nlohmann::json& openclaw_config, int64_t now_ms,
+                                       int timeout_ms);
 
   const RpcTarget& target() const { return target_; }
 
@@ -143,12 +157,6 @@ nlohmann::json build_connect_params(const DeviceIdentity& identity, std::string_
 // "1h30m" (every segment needs a unit), rounded to whole ms. nullopt if invalid or not > 0
 // (OpenClaw then runs no heartbeat). The spec's grammar (s|m|h) is a subset.
 std::optional<int64_t> parse_heartbeat_every(std::string_view every);
-
-struct HeartbeatSchedule {
-  bool enabled = false;
-  int64_t interval_ms = 0;
-  int64_t next_beat_at_ms = 0;
-};
 
 // Projects the next heartbeat: last + interval, or now + interval if there was no beat;
 // if that is not strictly after now, the first point last + k*interval > now (fixes spec §16

@@ -114,7 +114,8 @@ TEST(CronListTest, ParsesCompactAndFullJobs) {
       {"id": "a", "name": "Daily", "enabled": true, "nextRunAtMs": 1700000060000,
        "schedule": {"kind": "every", "everyMs": 60000}},
       {"id": "b", "enabled": false, "nextRunAtMs": null},
-      {"id": "c", "name": "", "state": {"nextRunAtMs": 5, "runningAtMs": 4}}
+      {"id": "c", "name": "", "state": {"nextRunAtMs": 5, "runningAtMs": 4},
+       "declarationKey": "heartbeat:main"}
     ],
     "hasMore": true, "nextOffset": 3})"));
   ASSERT_THAT(page, IsOk());
@@ -130,6 +131,8 @@ TEST(CronListTest, ParsesCompactAndFullJobs) {
   EXPECT_EQ(page->jobs[2].name, "c");
   EXPECT_EQ(page->jobs[2].next_run_at_ms, 5);
   EXPECT_EQ(page->jobs[2].running_at_ms, 4);
+  EXPECT_EQ(page->jobs[2].declaration_key, "heartbeat:main");
+  EXPECT_EQ(page->jobs[0].declaration_key, "");
   EXPECT_EQ(page->next_offset, 3);
 }
 
@@ -397,6 +400,12 @@ TEST(GatewayClientTest, NoGatewayIsUnavailable) {
   }
   GatewayClient client({.port = port, .token = "tok"}, test_identity());
   EXPECT_THAT(client.list_cron_jobs(2000), HasError(ErrorCode::kGatewayUnavailable));
+  // The heartbeat schedule degrades to "no beat yet" instead of failing.
+  auto cfg = json::parse(R"({"agents":{"defaults":{"heartbeat":{"every":"10m"}}}})");
+  HeartbeatSchedule hb = client.heartbeat_schedule(cfg, 1'000'000, 2000);
+  EXPECT_TRUE(hb.enabled);
+  EXPECT_EQ(hb.next_beat_at_ms, 1'000'000 + 600'000);
+  EXPECT_FALSE(client.heartbeat_schedule(json::object(), 1'000'000, 2000).enabled);
 }
 
 }  // namespace
