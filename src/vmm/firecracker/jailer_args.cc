@@ -47,9 +47,9 @@ std::vector<std::string> jailer_args(const std::string& jailer_path, const Jaile
   if (o.memory_limit_bytes > 0) {
     cgroup(v2 ? "memory.max" : "memory.limit_in_bytes", std::to_string(o.memory_limit_bytes));
   }
-  if (o.vcpu_count > 0) {
-    const std::string quota = std::to_string(o.vcpu_count * kCpuPeriodUs);
-    const std::string period = std::to_string(kCpuPeriodUs);
+  if (o.cpu_quota_us > 0) {
+    const std::string quota = std::to_string(o.cpu_quota_us);
+    const std::string period = std::to_string(o.cpu_period_us);
     if (v2) {
       cgroup("cpu.max", quota + " " + period);
     } else {

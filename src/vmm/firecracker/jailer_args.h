@@ -28,17 +28,15 @@ struct JailerOptions {
   uint32_t gid = 0;
   std::string chroot_base_dir;  // the jail lives in <base>/<exec file name>/<vm_id>/root
   CgroupVersion cgroup_version = CgroupVersion::kV2;
-  std::string parent_cgroup;              // one per lobsterd root, so two roots never share cgroups
-  int64_t memory_limit_bytes = 0;         // 0 = no memory limit
-  int64_t vcpu_count = 0;                 // CPU quota = vCPUs x 100 ms per 100 ms; 0 = no CPU limit
+  std::string parent_cgroup;       // one per lobsterd root, so two roots never share cgroups
+  int64_t memory_limit_bytes = 0;  // 0 = no memory limit
+  int64_t cpu_quota_us = 0;        // vCPUs x 100 ms (spec §5.4); 0 = no CPU limit
+  int64_t cpu_period_us = 100'000;
   int64_t pids_max = 0;                   // 0 = no pids limit
   bool new_pid_ns = true;                 // the VMM becomes PID 1 of its own PID namespace
   std::string netns_path;                 // "" = stay in the caller's network namespace
   std::string api_socket = "api.socket";  // chroot-relative
 };
-
-// CPU bandwidth period used for every VMM (µs).
-inline constexpr int64_t kCpuPeriodUs = 100'000;
 
 // Memory a VMM may use: guest RAM plus 128 MiB for Firecracker itself (spec §5.4).
 int64_t vmm_memory_limit_bytes(int64_t guest_mem_mib);

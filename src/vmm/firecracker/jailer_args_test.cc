@@ -21,7 +21,7 @@ JailerOptions alice(CgroupVersion version) {
                        .cgroup_version = version,
                        .parent_cgroup = "lobsterd",
                        .memory_limit_bytes = vmm_memory_limit_bytes(1024),
-                       .vcpu_count = 2,
+                       .cpu_quota_us = 200'000,
                        .pids_max = 64};
 }
 
@@ -54,7 +54,7 @@ TEST(JailerArgsTest, OptionalPartsAreOmittedAndNetnsIsPassed) {
   JailerOptions o = alice(CgroupVersion::kV2);
   o.new_pid_ns = false;
   o.memory_limit_bytes = 0;
-  o.vcpu_count = 0;
+  o.cpu_quota_us = 0;
   o.pids_max = 0;
   o.netns_path = "/var/run/netns/lobster-alice";
   EXPECT_THAT(

@@ -66,8 +66,14 @@ void FakeFirecrackerServer::record(const std::string& method, const std::string&
                                    const std::string& body, const Status& valid, int status) {
   json line{{"method", method}, {"path", target}, {"valid", valid.has_value()}, {"status", status}};
   line["body"] = body.empty() ? json() : json::parse(body, nullptr, false);
-  if (!valid)
+  if (!valid) {
     line["error"] = valid.error().message;
+  }
+  line["pid"] = ::getpid();
+  if (note_.is_object()) {
+    line.update(note_);
+  }
+  note_ = json();
   append_line(record_path_, line.dump());
 }
 
@@ -168,6 +174,11 @@ std::pair<int, std::string> FakeFirecrackerServer::dispatch(const std::string& m
         body.contains("mem_backend") ? body["mem_backend"]["backend_path"] : body["mem_file_path"];
     if (auto err = must_exist(mem, "memory file"))
       return fault(400, *err);
+    // The driver must hard-link snapshots into the jail, never copy them.
+    struct stat st {};
+    if (::stat(jail_path(body["snapshot_path"]).c_str(), &st) == 0) {
+      note_ = json{{"snapshot_nlink", st.st_nlink}};
+    }
     auto state = fs::read_file(jail_path(body["snapshot_path"]));
     auto parsed = json::parse(state ? *state : "", nullptr, false);
     if (parsed.is_discarded())

@@ -67,6 +67,7 @@ class FakeFirecrackerServer {
   bool configured_ = false;  // any resource other than logger/metrics configured
   int64_t mem_size_mib_ = 128;
   bool shutdown_ = false;
+  nlohmann::json note_;  // extra facts for the next record line (e.g. link counts)
 };
 
 }  // namespace lobster::vmm::firecracker::testing

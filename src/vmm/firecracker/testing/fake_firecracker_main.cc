@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stdout, "fake firecracker %s: serial console\n", id.c_str());
   std::fflush(stdout);
+  std::fprintf(stderr, "fake firecracker %s: pid %d\n", id.c_str(), static_cast<int>(::getpid()));
   if (plan.no_socket) {
     for (;;) ::pause();  // the driver must time out and kill us
   }
