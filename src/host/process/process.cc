@@ -158,6 +158,9 @@ Result<RunResult> PosixProcessRunner::run(const std::vector<std::string>& argv,
   RunResult result;
   size_t in_off = 0;
   if (options.stdin_data.empty()) in_w.reset();
+  // A blocking write of more than a pipe buffer would wait for the child to read while the
+  // child waits for us to drain its stdout: write stdin without blocking.
+  if (in_w) ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
   int64_t deadline = mono_ms() + options.timeout_ms;
   bool out_open = true, err_open = true;
   char buf[65536];
@@ -179,6 +182,7 @@ Result<RunResult> PosixProcessRunner::run(const std::vector<std::string>& argv,
         ssize_t w = ::write(in_w.get(), options.stdin_data.data() + in_off,
                             options.stdin_data.size() - in_off);
         if (w > 0) in_off += static_cast<size_t>(w);
+        if (w < 0 && (errno == EAGAIN || errno == EINTR)) continue;
         if (w < 0 || in_off >= options.stdin_data.size()) in_w.reset();
         continue;
       }

@@ -28,6 +28,16 @@ TEST(ProcessRunnerTest, FeedsStdin) {
   EXPECT_EQ(r->out, "1048576\n");
 }
 
+TEST(ProcessRunnerTest, LargeStdinAndStdoutDoNotDeadlock) {
+  // cat echoes while we are still writing: both pipes fill up unless stdin is non-blocking.
+  PosixProcessRunner runner;
+  std::string big(8 << 20, 'y');
+  auto r = runner.run({"cat"}, {.stdin_data = big, .timeout_ms = 20'000, .max_output = 16 << 20});
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->out.size(), big.size());
+}
+
 TEST(ProcessRunnerTest, CheckedFailureHasExitCodeAndStderr) {
   PosixProcessRunner runner;
   auto r = runner.run_checked({"sh", "-c", "echo boom >&2; exit 2"});
