@@ -1,0 +1,27 @@
+// `lobsterd daemon [--foreground]`: run the daemon for this state root.
+#include <memory>
+
+#include "cli/commands.h"
+#include "daemon/daemon.h"
+
+namespace lobster::cli {
+
+void register_daemon(CommandHost& host) {
+  auto foreground = std::make_shared<bool>(false);
+  CLI::App* cmd = host.add("daemon", "Run the lobsterd daemon (detaches unless --foreground)",
+                           [foreground](CliContext& ctx) -> Status {
+                             Paths paths = ctx.paths();
+                             if (*foreground) {
+                               return daemon::run_foreground(paths, {.log_to_stderr = !ctx.json});
+                             }
+                             pid_t pid = LOB_TRY(daemon::start_detached(paths));
+                             ctx.print({{"pid", pid}, {"socket", paths.api_socket()}},
+                                       fmt::format("lobsterd daemon started (pid {}, socket {})",
+                                                   pid, paths.api_socket()));
+                             return ok();
+                           });
+  cmd->add_flag("-f,--foreground", *foreground,
+                "Stay in the foreground and mirror the log to stderr (for supervisors)");
+}
+
+}  // namespace lobster::cli

@@ -1,0 +1,19 @@
+// Every CLI command's registration function. To add a command: write cmd_<name>.cc with
+// register_<name>(), declare it here, add one line to register_all() in commands.cc and list
+// the file in src/cli/CMakeLists.txt. `--help` lists exactly what is registered, so register
+// only commands that work.
+#pragma once
+
+#include "cli/command.h"
+
+namespace lobster::cli {
+
+void register_init(CommandHost& host);
+void register_status(CommandHost& host);
+void register_uninit(CommandHost& host);
+void register_daemon(CommandHost& host);
+void register_demo(CommandHost& host);
+
+void register_all(CommandHost& host);
+
+}  // namespace lobster::cli
