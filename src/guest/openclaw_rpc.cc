@@ -2,8 +2,10 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "guest/ws/connection.h"
 
@@ -74,39 +76,58 @@ Result<json> parse_frame(const std::string& text) {
   return frame;
 }
 
+// True for OpenClaw's "try again shortly" rejections (e.g. UNAVAILABLE "gateway starting"
+// while its startup sidecars load, a few seconds after the HTTP server is up).
+bool is_retryable(const json& res) {
+  auto err = res.find("error");
+  return err != res.end() && err->is_object() && err->value("retryable", false);
+}
+
+int retry_after_ms(const json& res) {
+  const int64_t ms = json_int(res["error"], "retryAfterMs");
+  return static_cast<int>(std::clamp<int64_t>(ms > 0 ? ms : 500, 50, 2000));
+}
+
 // One authenticated WebSocket session with the gateway.
 class Session {
  public:
+  // Connects and authenticates; retries retryable rejections (a gateway still starting)
+  // until the deadline.
   static Result<Session> open(const RpcTarget& target, const DeviceIdentity& identity,
                               ws::Deadline deadline) {
-    auto conn = LOB_TRY(ws::connect_client(
-        {.host = target.host, .port = target.port, .path = target.path}, deadline));
-    Session s(std::move(conn));
-    const json challenge_frame = LOB_TRY(s.wait_for(
-        [](const json& f) {
-          return f.value("type", "") == "event" && f.value("event", "") == "connect.challenge";
-        },
-        deadline));
-    ConnectChallenge challenge = LOB_TRY(parse_connect_challenge(challenge_frame));
-    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-    json params = build_connect_params(identity, target.token, challenge, now_ms);
-    (void)LOB_TRY(s.request("connect", std::move(params), deadline));
-    return s;
+    for (;;) {
+      auto conn = LOB_TRY(ws::connect_client(
+          {.host = target.host, .port = target.port, .path = target.path}, deadline));
+      Session s(std::move(conn));
+      const json challenge_frame = LOB_TRY(s.wait_for(
+          [](const json& f) {
+            return f.value("type", "") == "event" && f.value("event", "") == "connect.challenge";
+          },
+          deadline));
+      ConnectChallenge challenge = LOB_TRY(parse_connect_challenge(challenge_frame));
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+      json params = build_connect_params(identity, target.token, challenge, now_ms);
+      const json res = LOB_TRY(s.exchange("connect", std::move(params), deadline));
+      if (res.value("ok", false))
+        return s;
+      if (is_retryable(res)) {
+        const int wait_ms = retry_after_ms(res);
+        if (ws::remaining_ms(deadline) > wait_ms) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+          continue;
+        }
+        return make_error(ErrorCode::kGatewayUnavailable, "gateway not ready before deadline: {}",
+                          describe_gateway_error(res));
+      }
+      return make_error(ErrorCode::kGatewayRpcFailed, "gateway rejected connect: {}",
+                        describe_gateway_error(res));
+    }
   }
 
   Result<json> request(std::string_view method, json params, ws::Deadline deadline) {
-    const std::string id = std::to_string(next_id_++);
-    json req = {{"type", "req"}, {"id", id}, {"method", std::string(method)}};
-    if (!params.is_null())
-      req["params"] = std::move(params);
-    LOB_TRY(conn_.send_text(req.dump(), deadline));
-    const json res = LOB_TRY(wait_for(
-        [&id](const json& f) {
-          return f.value("type", "") == "res" && f.contains("id") && f["id"] == id;
-        },
-        deadline));
+    const json res = LOB_TRY(exchange(method, std::move(params), deadline));
     if (!res.value("ok", false)) {
       return make_error(ErrorCode::kGatewayRpcFailed, "gateway rejected {}: {}", method,
                         describe_gateway_error(res));
@@ -118,6 +139,20 @@ class Session {
 
  private:
   explicit Session(ws::Connection conn) : conn_(std::move(conn)) {}
+
+  // Sends one request and returns its response frame, ok or not.
+  Result<json> exchange(std::string_view method, json params, ws::Deadline deadline) {
+    const std::string id = std::to_string(next_id_++);
+    json req = {{"type", "req"}, {"id", id}, {"method", std::string(method)}};
+    if (!params.is_null())
+      req["params"] = std::move(params);
+    LOB_TRY(conn_.send_text(req.dump(), deadline));
+    return wait_for(
+        [&id](const json& f) {
+          return f.value("type", "") == "res" && f.contains("id") && f["id"] == id;
+        },
+        deadline);
+  }
 
   template <typename Pred>
   Result<json> wait_for(Pred pred, ws::Deadline deadline) {
