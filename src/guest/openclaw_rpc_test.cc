@@ -216,8 +216,13 @@ ws::Deadline in_ms(int ms) {
 class FakeGateway {
  public:
   using Script = std::function<void(ws::Connection&, const json& connect_req)>;
-  FakeGateway(int connections, std::string token, Script script)
-      : token_(std::move(token)), script_(std::move(script)) {
+  // The first `retryable_rejections` connects are refused as OpenClaw does while starting.
+  FakeGateway(int connections, std::string token, Script script, int retryable_rejections = 0,
+              int retry_after_ms = 50)
+      : token_(std::move(token)),
+        script_(std::move(script)),
+        retryable_rejections_(retryable_rejections),
+        retry_after_ms_(retry_after_ms) {
     listen_fd_ = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -272,6 +277,19 @@ class FakeGateway {
     const bool sig_ok = verifies(d["publicKey"], payload, d["signature"]);
     EXPECT_TRUE(sig_ok);
     ++connects_seen_;
+    if (connects_seen_ <= retryable_rejections_) {
+      json res = {{"type", "res"},
+                  {"id", connect["id"]},
+                  {"ok", false},
+                  {"error",
+                   {{"code", "UNAVAILABLE"},
+                    {"message", "gateway starting; retry shortly"},
+                    {"retryable", true},
+                    {"retryAfterMs", retry_after_ms_}}}};
+      (void)conn.send_text(res.dump(), in_ms(5000));
+      (void)conn.send_close(1013, "starting", in_ms(5000));
+      return;
+    }
     if (!sig_ok || connect["params"]["auth"]["token"] != token_) {
       json res = {{"type", "res"},
                   {"id", connect["id"]},
@@ -291,6 +309,8 @@ class FakeGateway {
 
   std::string token_;
   Script script_;
+  int retryable_rejections_ = 0;
+  int retry_after_ms_ = 50;
   UniqueFd listen_fd_;
   uint16_t port_ = 0;
   std::thread thread_;
@@ -351,6 +371,31 @@ TEST(GatewayClientTest, RunCronJobAndLastHeartbeat) {
   auto last = client.last_heartbeat_ms(5000);
   ASSERT_THAT(last, IsOk());
   EXPECT_EQ(*last, 1700000000999);
+}
+
+TEST(GatewayClientTest, RetriesWhileTheGatewayIsStarting) {
+  FakeGateway gw(
+      3, "tok",
+      [](ws::Connection& c, const json&) {
+        json r = next_request(c);
+        respond(c, r, json::parse(R"({"ok":true})"));
+      },
+      2);
+  GatewayClient client({.port = gw.port(), .token = "tok"}, test_identity());
+  auto r = client.call("health", json(), 5000);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ((*r)["ok"], true);
+}
+
+TEST(GatewayClientTest, StillStartingAtTheDeadlineIsUnavailable) {
+  // The gateway asks for a 2 s pause but only 1 s is left: give up at once, no reconnect.
+  FakeGateway gw(
+      1, "tok", [](ws::Connection&, const json&) {}, 1, 2000);
+  GatewayClient client({.port = gw.port(), .token = "tok"}, test_identity());
+  // (Sleeping 2 s first would end in kExecTimeout on the reconnect instead.)
+  auto r = client.call("health", json(), 1000);
+  ASSERT_THAT(r, HasError(ErrorCode::kGatewayUnavailable));
+  EXPECT_THAT(r.error().message, ::testing::HasSubstr("gateway starting"));
 }
 
 TEST(GatewayClientTest, WrongTokenIsRejected) {
