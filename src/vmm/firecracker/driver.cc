@@ -120,7 +120,10 @@ Result<Watched> wait_for_api(const JailLayout& layout, SpawnedProcess jailer, in
       e.detail = failure_detail(layout);
       return make_error(std::move(e));
     }
-    if (socket_accepts(layout.socket))
+    // With --new-pid-ns the socket may be up before the jailer has exited: the VMM process to
+    // keep is the one named in the pid file, so wait for the jailer's exit first.
+    const bool vmm_known = following || !layout.jailer.new_pid_ns;
+    if (vmm_known && socket_accepts(layout.socket))
       return w;
     const int64_t left = deadline - mono_ms();
     if (left <= 0) {

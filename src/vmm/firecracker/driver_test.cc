@@ -143,6 +143,7 @@ TEST_F(FirecrackerDriverTest, PauseSnapshotRestoreAndStopLeaveNothingBehind) {
   ASSERT_THAT(started, IsOk());
   Vm* a = keep(std::move(*started));
   ASSERT_THAT(a->pause(), IsOk());
+  ASSERT_THAT(a->pause(), IsOk());  // idempotent
   EXPECT_THAT(a->state(), ::testing::Optional(VmState::kPaused));
   ASSERT_THAT(a->resume(), IsOk());
   const std::string snap = tmp_ + "/snap-a";
@@ -224,6 +225,18 @@ TEST_F(FirecrackerDriverTest, EarlyExitReportsStatusAndStderr) {
   EXPECT_THAT(vm.error().detail, HasSubstr("injected failure: cannot set up the jail for vm-a"));
 }
 
+TEST_F(FirecrackerDriverTest, VmmExitAfterTheJailerReportsItsOwnStatus) {
+  auto d = driver();
+  VmSpec s = spec("a");
+  plan(s, {{"vmm_exit_status", 5}});
+  auto vm = d->start(s);
+  ASSERT_THAT(vm, HasError(ErrorCode::kJailerSetupFailed));
+  EXPECT_THAT(vm.error().message,
+              HasSubstr("Firecracker for vm-a exited before its API socket appeared (exit status "
+                        "5)"));
+  EXPECT_THAT(vm.error().detail, HasSubstr("injected VMM failure"));
+}
+
 TEST_F(FirecrackerDriverTest, KillingOneTenantNeverTouchesAnother) {
   auto d = driver();
   VmSpec sa = spec("a");
@@ -233,11 +246,19 @@ TEST_F(FirecrackerDriverTest, KillingOneTenantNeverTouchesAnother) {
   auto b = d->start(sb);
   ASSERT_THAT(a, IsOk());
   ASSERT_THAT(b, IsOk());
+  Vm* va = keep(std::move(*a));
   Vm* vb = keep(std::move(*b));
-  const ProcessIdentity a_id = (*a)->identity();
+  const ProcessIdentity a_id = va->identity();
   ASSERT_NE(a_id.pid, vb->identity().pid);
-  ASSERT_THAT((*a)->stop(100), IsOk());
+  // Stand-ins for the jailer's cgroups (cgroup v2 layout under the injected root).
+  const std::string cg = tmp_ + "/cgroup/lobsterd-test/";
+  ASSERT_THAT(fs::ensure_dir(cg + "vm-a", 0755), IsOk());
+  ASSERT_THAT(fs::ensure_dir(cg + "vm-b", 0755), IsOk());
+  ASSERT_THAT(va->stop(100), IsOk());
   EXPECT_TRUE(process_gone(a_id.pid));
+  EXPECT_FALSE(fs::exists(cg + "vm-a"));
+  EXPECT_TRUE(fs::exists(cg + "vm-b"));
+  EXPECT_TRUE(fs::exists(sb.jail.chroot_dir + "/lobster_fake_firecracker/vm-b/root/api.socket"));
   EXPECT_THAT(vb->state(), ::testing::Optional(VmState::kRunning));
   EXPECT_THAT(identity_matches(vb->identity()), ::testing::Optional(true));
 }

@@ -28,14 +28,21 @@ Status FirecrackerVm::require_running(std::string_view op) const {
   return ok();
 }
 
+// Idempotent: the PATCH is sent only when the VM is not already in the wanted state.
 Status FirecrackerVm::pause() {
   LOB_TRY(require_running("pause"));
+  if (LOB_TRY(state()) == VmState::kPaused) {
+    return ok();
+  }
   LOB_TRY(api_.call(patch_vm_state(true), ErrorCode::kVmmFailed));
   return ok();
 }
 
 Status FirecrackerVm::resume() {
   LOB_TRY(require_running("resume"));
+  if (LOB_TRY(state()) == VmState::kRunning) {
+    return ok();
+  }
   LOB_TRY(api_.call(patch_vm_state(false), ErrorCode::kVmmFailed));
   return ok();
 }

@@ -42,6 +42,9 @@ Result<FakePlan> FakePlan::from_json(const json& j) {
   if (j.contains("exit_status"))
     p.exit_status = j["exit_status"].get<int>();
   p.ignore_ctrl_alt_del = j.value("ignore_ctrl_alt_del", false);
+  if (j.contains("vmm_exit_status")) {
+    p.vmm_exit_status = j["vmm_exit_status"].get<int>();
+  }
   return p;
 }
 

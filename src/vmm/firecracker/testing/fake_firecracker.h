@@ -11,6 +11,7 @@
 //   {"no_socket": true}              never create api.socket (the driver must time out)
 //   {"exit_status": 3}               exit before creating the socket (early exit)
 //   {"ignore_ctrl_alt_del": true}    keep running after SendCtrlAltDel (stop must SIGKILL)
+//   {"vmm_exit_status": 5}           the jailer succeeds, then the VMM exits before the socket
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -29,6 +30,7 @@ struct FakePlan {
   bool no_socket = false;
   std::optional<int> exit_status;
   bool ignore_ctrl_alt_del = false;
+  std::optional<int> vmm_exit_status;  // the VMM (after the jailer's fork) exits with this
   static Result<FakePlan> from_json(const nlohmann::json& j);
 };
 

@@ -126,6 +126,10 @@ int main(int argc, char** argv) {
   std::fprintf(stdout, "fake firecracker %s: serial console\n", id.c_str());
   std::fflush(stdout);
   std::fprintf(stderr, "fake firecracker %s: pid %d\n", id.c_str(), static_cast<int>(::getpid()));
+  if (plan.vmm_exit_status) {
+    std::fprintf(stderr, "fake firecracker %s: injected VMM failure\n", id.c_str());
+    return *plan.vmm_exit_status;
+  }
   if (plan.no_socket) {
     for (;;) ::pause();  // the driver must time out and kill us
   }
