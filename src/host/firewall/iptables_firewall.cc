@@ -68,7 +68,8 @@ Status IptablesFirewall::restore(std::string batch, const std::string& what) {
   if (batch_filter_) {
     batch = batch_filter_(std::move(batch));
   }
-  auto r = runner_.run({tool(settings_.backend, "restore"), "--noflush"},
+  // -w: legacy iptables serialises on the xtables lock; wait for it rather than fail.
+  auto r = runner_.run({tool(settings_.backend, "restore"), "-w", "5", "--noflush"},
                        {.stdin_data = batch, .timeout_ms = settings_.timeout_ms});
   if (!r.has_value()) {
     Error e = r.error();

@@ -358,5 +358,37 @@ TEST_F(FirewallE2eTest, OptionalRulesRoundTripThroughTheKernel) {
   expect_host("10.0.0.6", 22, true, 0);
 }
 
+// The backend follows the host's existing firewall: nft on a clean host, legacy when only the
+// legacy tables hold rules (else a legacy FORWARD DROP would drop what our nft rules accept).
+TEST(BackendTest, DetectFollowsTheExistingFirewall) {
+  LOBSTER_REQUIRE_ROOT();
+  if (!process::find_executable("iptables-legacy-restore") ||
+      !process::find_executable("iptables-nft-restore")) {
+    GTEST_SKIP() << "needs both iptables backends installed";
+  }
+  auto ns = net::testing::Netns::create();
+  ASSERT_THAT(ns, IsOk());
+  auto in = net::testing::NetnsGuard::enter(*ns);
+  ASSERT_THAT(in, IsOk());
+  process::PosixProcessRunner runner;
+  EXPECT_EQ(firewall::detect_backend(runner).value(), firewall::Backend::kNft);
+  ASSERT_THAT(runner.run_checked({"iptables-legacy", "-A", "FORWARD", "-j", "DROP"}, {}), IsOk());
+  EXPECT_EQ(firewall::detect_backend(runner).value(), firewall::Backend::kLegacy);
+  // Our chains then work on legacy too.
+  firewall::IptablesFirewall fw(runner, {.backend = firewall::Backend::kLegacy});
+  ASSERT_THAT(fw.ensure_base(), IsOk());
+  TenantNet t{.tap_id = 5,
+              .host_ip = net::parse_ipv4("10.0.0.21").value(),
+              .guest_ip = net::parse_ipv4("10.0.0.22").value()};
+  ASSERT_THAT(fw.apply_tenant(t), IsOk());
+  auto v = fw.verify({t});
+  ASSERT_THAT(v, IsOk());
+  EXPECT_TRUE(v->clean()) << v->summary();
+  ASSERT_THAT(fw.remove_tenant(t), IsOk());
+  v = fw.verify({});
+  ASSERT_THAT(v, IsOk());
+  EXPECT_TRUE(v->clean()) << v->summary();
+}
+
 }  // namespace
 }  // namespace lobster::e2e
