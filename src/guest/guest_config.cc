@@ -44,10 +44,12 @@ Result<GuestConfig> parse_config_disk(std::string_view raw) {
     return make_error(ErrorCode::kConfigInvalid, "config disk: magic LOBSTERCFG1 missing");
   }
   raw.remove_prefix(kConfigMagic.size());
-  size_t end = raw.find('\n');
-  if (end == std::string_view::npos) {
+  // The document runs up to the zero padding (it may be pretty-printed) and ends with '\n'.
+  raw = raw.substr(0, raw.find('\0'));
+  if (raw.empty() || raw.back() != '\n') {
     return make_error(ErrorCode::kConfigInvalid, "config disk: JSON not terminated by newline");
   }
+  size_t end = raw.size() - 1;
   json doc = json::parse(raw.substr(0, end), nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     return make_error(ErrorCode::kConfigInvalid, "config disk: not a JSON object");
