@@ -56,15 +56,27 @@ CREATE INDEX holds_by_expiry ON holds (expires_at_ms);
 
 constexpr std::array kMigrations{Migration{1, kV1}, Migration{2, kV2}};
 
-Status migrate_up_to(Db& db, int64_t target) {
-  Transaction txn = LOB_TRY(Transaction::begin(db, /*write=*/true));
-  // Read inside the write transaction: another process may have migrated meanwhile.
-  int64_t version = LOB_TRY(db.query_int("PRAGMA user_version"));
+Status check_not_newer(int64_t version) {
   if (version > latest_schema_version()) {
     return make_error(ErrorCode::kStoreFailed,
                       "database schema version {} is newer than this lobsterd supports ({})",
                       version, latest_schema_version());
   }
+  return ok();
+}
+
+Status migrate_up_to(Db& db, int64_t target) {
+  // Fast path without the write lock, so opening an up-to-date database never waits for a
+  // writer that holds a long transaction.
+  int64_t current = LOB_TRY(db.query_int("PRAGMA user_version"));
+  LOB_TRY(check_not_newer(current));
+  if (current >= target) {
+    return ok();
+  }
+  Transaction txn = LOB_TRY(Transaction::begin(db, /*write=*/true));
+  // Read inside the write transaction: another process may have migrated meanwhile.
+  int64_t version = LOB_TRY(db.query_int("PRAGMA user_version"));
+  LOB_TRY(check_not_newer(version));
   for (const Migration& m : kMigrations) {
     if (m.version <= version || m.version > target) {
       continue;
