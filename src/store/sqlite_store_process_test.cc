@@ -79,6 +79,44 @@ struct ChildGuard {
 // In a child: die with the test process, whatever happens to it.
 void die_with_parent() { ::prctl(PR_SET_PDEATHSIG, SIGKILL); }
 
+// Each churn process keeps at most two tenants alive (create i, then delete i - 1), so with
+// lowest-first reuse no allocation may ever exceed 2 * kChurnProcesses.
+constexpr int kChurnProcesses = 4;
+constexpr int kChurnRounds = 50;
+
+int churn_in_child(const std::string& path, int process) {
+  auto store = SqliteStore::open(path);
+  if (!store) {
+    std::fprintf(stderr, "child %d: %s\n", process, store.error().to_string().c_str());
+    return 2;
+  }
+  constexpr int64_t kBound = 2 * kChurnProcesses;
+  for (int i = 0; i < kChurnRounds; ++i) {
+    auto name = [process](int n) {
+      return "c" + std::to_string(process) + "-" + std::to_string(n);
+    };
+    auto t = (*store)->create_tenant(tenant(name(i)), kLimits, Actor::daemon());
+    if (!t) {
+      std::fprintf(stderr, "child %d: %s\n", process, t.error().to_string().c_str());
+      return 1;
+    }
+    if (t->alloc.subnet_index > kBound || t->alloc.tap_id > kBound ||
+        t->alloc.jail_uid >= kLimits.uid_start + kBound) {
+      std::fprintf(stderr, "child %d: allocation not lowest-first: subnet %lld uid %lld\n", process,
+                   static_cast<long long>(t->alloc.subnet_index),
+                   static_cast<long long>(t->alloc.jail_uid));
+      return 4;
+    }
+    if (i > 0) {
+      if (auto r = (*store)->delete_tenant(name(i - 1), {}, Actor::daemon()); !r) {
+        std::fprintf(stderr, "child %d: %s\n", process, r.error().to_string().c_str());
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
 int64_t count_rows(const std::string& path, const std::string& table) {
   auto db = Db::open(path, 1000);
   if (!db) {
@@ -126,6 +164,42 @@ TEST(SqliteStoreProcessTest, ConcurrentProcessesGetUniqueLowestAllocations) {
   EXPECT_EQ(*subnets.rbegin(), kProcesses * kPerProcess);
   EXPECT_EQ(*uids.begin(), 10000);
   EXPECT_EQ(*uids.rbegin(), 10000 + kProcesses * kPerProcess - 1);
+  auto integrity = (*store)->integrity_check();
+  ASSERT_THAT(integrity, IsOk());
+  EXPECT_EQ(*integrity, "ok");
+}
+
+TEST(SqliteStoreProcessTest, ConcurrentCreateAndDeleteReusesLowestFirst) {
+  testing::TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::string path = dir.path() + "/state.db";
+  std::vector<ChildGuard> children(kChurnProcesses);
+  for (int p = 0; p < kChurnProcesses; ++p) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      die_with_parent();
+      ::_exit(churn_in_child(path, p));
+    }
+    children[static_cast<size_t>(p)].pid = pid;
+  }
+  for (ChildGuard& child : children) {
+    int status = child.reap();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  }
+  auto store = SqliteStore::open(path);
+  ASSERT_THAT(store, IsOk());
+  auto all = (*store)->list_tenants();
+  ASSERT_THAT(all, IsOk());
+  ASSERT_EQ(all->size(), static_cast<size_t>(kChurnProcesses));  // each keeps its last one
+  std::set<int64_t> subnets, uids;
+  for (const Tenant& t : *all) {
+    subnets.insert(t.alloc.subnet_index);
+    uids.insert(t.alloc.jail_uid);
+  }
+  EXPECT_EQ(subnets.size(), all->size());
+  EXPECT_EQ(uids.size(), all->size());
+  EXPECT_EQ(count_rows(path, "allocations"), kChurnProcesses);
   auto integrity = (*store)->integrity_check();
   ASSERT_THAT(integrity, IsOk());
   EXPECT_EQ(*integrity, "ok");
