@@ -1,6 +1,7 @@
 // lobster-testgw: the minimal profile's gateway (see testgw.h). Configuration from the
 // environment the guest supervisor provides: OPENCLAW_GATEWAY_TOKEN (required for /ws; without
-// it every /ws request is refused) and OPENCLAW_GATEWAY_PORT (default 9000).
+// it every /ws request is refused) and OPENCLAW_GATEWAY_PORT (default 9000). Host tests may
+// set LOBSTER_TESTGW_BIND (numeric IPv4, default 0.0.0.0) to stay on loopback.
 #include <signal.h>
 
 #include <charconv>
@@ -18,6 +19,8 @@ int main() {
   if (options.token.empty()) {
     std::fprintf(stderr, "lobster-testgw: OPENCLAW_GATEWAY_TOKEN unset; refusing all /ws\n");
   }
+  if (const char* bind = std::getenv("LOBSTER_TESTGW_BIND"))
+    options.bind_address = bind;
   if (const char* port = std::getenv("OPENCLAW_GATEWAY_PORT")) {
     std::string_view p(port);
     unsigned value = 0;
