@@ -1,0 +1,130 @@
+#include "vmm/qemu/qemu_args.h"
+
+#include <algorithm>
+
+namespace lobster::vmm::qemu {
+
+int64_t bucket_rate_per_s(const TokenBucket& bucket) {
+  int64_t refill = std::max<int64_t>(bucket.refill_time_ms, 1);
+  return std::max<int64_t>(bucket.size * 1000 / refill, 1);
+}
+
+std::string throttle_options(const std::optional<RateLimiter>& limit) {
+  if (!limit)
+    return "";
+  std::string out;
+  auto add = [&out](const std::optional<TokenBucket>& b, const char* kind) {
+    if (!b || b->size <= 0)
+      return;
+    int64_t rate = bucket_rate_per_s(*b);
+    out += fmt::format(",throttling.{}-total={}", kind, rate);
+    if (b->one_time_burst > 0) {
+      // QEMU lets a bucket run at `-max` for `-max-length` seconds: one second at
+      // average + burst spends the one-time budget once.
+      out += fmt::format(",throttling.{}-total-max={},throttling.{}-total-max-length=1", kind,
+                         rate + b->one_time_burst, kind);
+    }
+  };
+  add(limit->bandwidth, "bps");
+  add(limit->ops, "iops");
+  return out;
+}
+
+std::vector<std::string> qemu_args(const VmSpec& spec, const Launch& launch) {
+  std::vector<std::string> a = {launch.binary};
+  auto add = [&a](std::initializer_list<std::string> items) {
+    a.insert(a.end(), items.begin(), items.end());
+  };
+  add({"-name", "lobster-" + spec.id});
+  // DESIGN.md: microvm needs the PIT, PIC and RTC (or isa-serial + rtc) to boot Debian's kernel.
+  add({"-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=on,pic=on"});
+  if (launch.kvm) {
+    add({"-accel", "kvm", "-cpu", "host"});
+  } else {
+    add({"-accel", "tcg"});
+  }
+  add({"-m", std::to_string(spec.mem_mib) + "M", "-smp", std::to_string(spec.vcpus)});
+  add({"-nodefaults", "-no-user-config", "-nographic", "-no-reboot"});
+  add({"-kernel", spec.kernel});
+  if (!spec.initramfs.empty())
+    add({"-initrd", spec.initramfs});
+  std::string cmdline = spec.cmdline;
+  if (!launch.kvm && launch.tsc_khz > 0) {
+    // Under TCG the guest TSC ticks at the host rate, but calibration against the emulated
+    // PIT sometimes never finishes on a loaded host; tell the kernel the rate instead.
+    cmdline += (cmdline.empty() ? "" : " ") + fmt::format("tsc_early_khz={}", launch.tsc_khz);
+  }
+  add({"-append", cmdline});
+  if (spec.console_socket_for_test.empty()) {
+    add({"-chardev", "file,id=console,path=" + spec.console_log_path + ",append=on"});
+  } else {
+    add({"-chardev", "socket,id=console,path=" + spec.console_socket_for_test +
+                         ",server=on,wait=off,logfile=" + spec.console_log_path + ",logappend=on"});
+  }
+  add({"-serial", "chardev:console"});
+  add({"-chardev", "socket,id=qmp,path=" + launch.qmp_socket + ",server=on,wait=off"});
+  add({"-mon", "chardev=qmp,mode=control"});
+  for (size_t i = 0; i < spec.drives.size(); ++i) {
+    const Drive& d = spec.drives[i];
+    std::string id = "disk" + std::to_string(i);
+    add({"-drive", "file=" + d.path + ",if=none,id=" + id + ",format=raw" +
+                       (d.read_only ? ",readonly=on" : "") + throttle_options(d.limit)});
+    add({"-device", "virtio-blk-device,drive=" + id});
+  }
+  if (spec.net && launch.tap_fd >= 0) {
+    add({"-netdev", "tap,id=net0,fd=" + std::to_string(launch.tap_fd)});
+    add({"-device", "virtio-net-device,netdev=net0" +
+                        (spec.net->mac.empty() ? std::string() : ",mac=" + spec.net->mac)});
+  }
+  add({"-chroot", spec.jail.chroot_dir, "-runas",
+       std::to_string(spec.jail.uid) + ":" + std::to_string(spec.jail.gid)});
+  // DESIGN.md: elevateprivileges must stay "allow" for -runas; spawn=deny rules out exec:
+  // migration and -daemonize.
+  add({"-sandbox", "on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny"});
+  add({"-msg", "timestamp=on"});
+  if (launch.incoming)
+    add({"-S", "-incoming", "defer"});
+  return a;
+}
+
+namespace {
+
+std::optional<TokenBucket> bandwidth(const std::optional<RateLimiter>& r) {
+  if (!r || !r->bandwidth || r->bandwidth->size <= 0)
+    return std::nullopt;
+  return r->bandwidth;
+}
+
+// tc's "bit" unit is bits per second; buckets are bytes.
+std::string rate_bits(const TokenBucket& b) {
+  return std::to_string(bucket_rate_per_s(b) * 8) + "bit";
+}
+// The burst must hold at least one full frame.
+std::string burst_bytes(const TokenBucket& b) {
+  return std::to_string(std::max<int64_t>(b.size + b.one_time_burst, 16384));
+}
+
+}  // namespace
+
+TcPlan tc_plan(const std::string& tap, const std::optional<RateLimiter>& rx,
+               const std::optional<RateLimiter>& tx) {
+  TcPlan plan;
+  plan.reset.push_back({"tc", "qdisc", "del", "dev", tap, "root"});
+  plan.reset.push_back({"tc", "qdisc", "del", "dev", tap, "ingress"});
+  if (auto b = bandwidth(rx)) {
+    plan.rx.push_back({"tc", "qdisc", "add", "dev", tap, "root", "tbf", "rate", rate_bits(*b),
+                       "burst", burst_bytes(*b), "latency", "50ms"});
+  }
+  if (auto b = bandwidth(tx)) {
+    plan.tx.push_back({"tc", "qdisc", "add", "dev", tap, "handle", "ffff:", "ingress"});
+    plan.tx.push_back(
+        {"tc",       "filter", "add",    "dev",  tap,           "parent", "ffff:",
+         "protocol", "all",    "prio",   "1",    "u32",         "match",  "u32",
+         "0",        "0",      "police", "rate", rate_bits(*b), "burst",  burst_bytes(*b),
+         "drop",     "flowid", ":1"});
+    plan.tx_undo = {"tc", "qdisc", "del", "dev", tap, "ingress"};
+  }
+  return plan;
+}
+
+}  // namespace lobster::vmm::qemu

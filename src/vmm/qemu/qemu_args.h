@@ -1,0 +1,49 @@
+// Pure builders for everything the qemu driver executes: the QEMU command line and the `tc`
+// commands that rate-limit the tenant TAP. Tests compare them exactly; only the driver runs
+// them (jail::spawn, ProcessRunner).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "vmm/vmm.h"
+
+namespace lobster::vmm::qemu {
+
+// Per-launch facts that are not part of the VmSpec.
+struct Launch {
+  std::string binary = "/usr/bin/qemu-system-x86_64";
+  bool kvm = false;        // -accel kvm (probe said KVM boots guests) else TCG
+  int64_t tsc_khz = 0;     // TCG only: host TSC rate, passed as tsc_early_khz (0 = omit)
+  int tap_fd = -1;         // fd number of the opened TAP in the child; -1 = no network
+  std::string qmp_socket;  // QMP Unix socket path (QEMU creates it before dropping root)
+  bool incoming = false;   // restore: -incoming defer, guest stays paused until `cont`
+};
+
+// QEMU microvm command line for `spec` (argv[0] = launch.binary).
+std::vector<std::string> qemu_args(const VmSpec& spec, const Launch& launch);
+
+// QEMU drive throttling options equivalent to a Firecracker-style token bucket:
+// average = size per refill time; one_time_burst becomes a 1 s burst above the average.
+// Returns "" when `limit` is empty, else ",throttling.bps-total=...,..." to append.
+std::string throttle_options(const std::optional<RateLimiter>& limit);
+
+// Bytes (or ops) per second of a token bucket, rounded down, at least 1.
+int64_t bucket_rate_per_s(const TokenBucket& bucket);
+
+// `tc` argvs that make `tap`'s traffic match the token buckets: tbf on the TAP's root qdisc
+// for host->guest (`rx`), a u32 policer on its ingress qdisc for guest->host (`tx`). Only
+// bandwidth buckets are enforced; packet-rate (ops) buckets are not.
+struct TcPlan {
+  std::vector<std::vector<std::string>> reset;  // delete old qdiscs; failures are harmless
+  std::vector<std::vector<std::string>> rx;     // required
+  // The policer needs the act_police kernel module, which some hosts lack; the driver then
+  // runs `tx_undo`, logs a warning and runs the guest without a guest->host limit.
+  std::vector<std::vector<std::string>> tx;
+  std::vector<std::string> tx_undo;
+};
+TcPlan tc_plan(const std::string& tap, const std::optional<RateLimiter>& rx,
+               const std::optional<RateLimiter>& tx);
+
+}  // namespace lobster::vmm::qemu
