@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <set>
+#include <thread>
+#include <vector>
+
 #include "core/testing/matchers.h"
 #include "store/schema.h"
 #include "store/testing/temp_dir.h"
@@ -128,6 +132,36 @@ TEST_F(SqliteStoreTest, MigratesAVersionOneDatabase) {
   auto again = SqliteStore::open(db_path(), clock_);  // migrating twice is a no-op
   ASSERT_THAT(again, IsOk());
   EXPECT_THAT((*again)->get_tenant("new"), IsOk());
+}
+
+TEST_F(SqliteStoreTest, OneStoreIsSafeToShareBetweenThreads) {
+  auto store = SqliteStore::open(db_path(), clock_);
+  ASSERT_THAT(store, IsOk());
+  constexpr int kThreads = 4;
+  constexpr int kEach = 25;
+  std::vector<std::vector<Result<Tenant>>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int j = 0; j < kEach; ++j) {
+        auto name = "t" + std::to_string(i) + "-" + std::to_string(j);
+        results[static_cast<size_t>(i)].push_back(
+            (*store)->create_tenant(tenant(name), kLimits, Actor::daemon()));
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  std::set<int64_t> subnets;
+  for (const auto& per_thread : results) {
+    for (const auto& r : per_thread) {
+      ASSERT_THAT(r, IsOk());
+      subnets.insert(r->alloc.subnet_index);
+    }
+  }
+  EXPECT_EQ(subnets.size(), static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ(*subnets.rbegin(), kThreads * kEach);
 }
 
 TEST_F(SqliteStoreTest, RefusesASchemaFromTheFuture) {

@@ -13,7 +13,7 @@
 // call refused for a caller-visible reason (kTenantExists, kTenantNotFound, kInvalidState,
 // kResourceExhausted, kValidationFailed) is audited with that code as its outcome.
 //
-//   auto store = LOB_TRY(store::SqliteStore::open(paths.state_db()));
+//   auto store = LOB_TRY(store::SqliteStore::open(paths.db_file()));  // data_dir must exist
 //   store::AllocationLimits limits{.max_subnet_index = 16383, .uid_start = cfg.jailer.uid_start};
 //   auto t = LOB_TRY(store->create_tenant(new_tenant, limits, store::Actor::uid(peer_uid)));
 //   LOB_TRY(store->update_tenant("alice", {.expect_status = {TenantStatus::kCreating},
