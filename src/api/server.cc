@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -152,12 +154,34 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.prepare_payload();
     busy_ = true;
     bhttp::async_write(socket_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec || !self->res_.keep_alive() || self->server_.stopping) {
+      if (ec) {
         self->close();
+      } else if (!self->res_.keep_alive() || self->server_.stopping) {
+        self->graceful_close();
       } else {
         self->read();
       }
     });
+  }
+
+  // Closing a Unix socket with unread input resets the connection, and the peer may lose our
+  // reply (e.g. after rejecting an oversized body): send EOF, drain the rest, then close.
+  void graceful_close() {
+    beast::error_code ignored;
+    socket_.shutdown(Local::socket::shutdown_send, ignored);
+    arm_timer(std::min<int64_t>(1'000, server_.options.shutdown_grace_ms));
+    drain();
+  }
+
+  void drain() {
+    socket_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) {
+                                self->close();
+                              } else {
+                                self->drain();
+                              }
+                            });
   }
 
   static int64_t now_ms() {
@@ -174,6 +198,7 @@ class Session : public std::enable_shared_from_this<Session> {
   ApiServer::Impl& server_;
   Peer peer_;
   bool busy_ = false;
+  std::array<char, 4096> drain_buffer_{};
 };
 
 }  // namespace
