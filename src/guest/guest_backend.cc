@@ -294,8 +294,10 @@ void GuestBackend::get_heartbeat_schedule(ReplyFn done) {
 
 void GuestBackend::get_active_connections(ReplyFn done) {
   int tcp = 0;
-  if (auto text = fs::read_file(paths_.proc_net_tcp)) {
-    tcp = count_established_inbound(*text, kGatewayPort);
+  for (const std::string* path : {&paths_.proc_net_tcp, &paths_.proc_net_tcp6}) {
+    if (auto text = fs::read_file(*path)) {
+      tcp += count_established_inbound(*text, kGatewayPort);
+    }
   }
   int hold = holds_.count(wall_ms());
   if (!gateway_running() || gateway_token_.empty()) {

@@ -27,6 +27,8 @@ struct GuestPaths {
   std::string openclaw_dir = "/root/.openclaw";
   std::string dropbear_dir = "/etc/dropbear";
   std::string proc_net_tcp = "/proc/net/tcp";
+  // A gateway listening on "::" (Node's default) accepts IPv4 clients as v4-mapped sockets.
+  std::string proc_net_tcp6 = "/proc/net/tcp6";
   std::string authorized_keys() const { return ssh_dir + "/authorized_keys"; }
   std::string openclaw_json() const { return openclaw_dir + "/openclaw.json"; }
   std::string dropbear_host_key() const { return dropbear_dir + "/dropbear_ed25519_host_key"; }

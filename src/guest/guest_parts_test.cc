@@ -120,6 +120,10 @@ TEST(ProcStats, CountsEstablishedInboundGatewayConnections) {
   EXPECT_EQ(count_established_inbound(tcp, 9000), 2);  // lines 1 and 2 only
   EXPECT_EQ(count_established_inbound(tcp, 22), 1);
   EXPECT_EQ(count_established_inbound("", 9000), 0);
+  std::string tcp6 =
+      "  sl  local_address                         remote_address                        st\n"
+      "   0: 0000000000000000FFFF00000600000A:2328 0000000000000000FFFF00000500000A:D431 01 0\n";
+  EXPECT_EQ(count_established_inbound(tcp6, 9000), 1);
 }
 
 TEST(ProcStats, VmRss) {

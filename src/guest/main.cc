@@ -231,9 +231,8 @@ int Init::run() {
                   .cwd = "/",
                   .log_path = paths_.log("dropbear")},
       note_fn);
-  if (auto st = dropbear_->start(); !st) {
-    note(st.error().message);
-  }
+  // A spawn failure is already noted by the Service and retried with backoff.
+  (void)dropbear_->start();
 
   std::map<std::string, std::string> profile_env;
   if (auto text = fs::read_file(kProfilePath)) {

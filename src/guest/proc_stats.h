@@ -6,8 +6,9 @@
 
 namespace lobster::guest {
 
-// Spec §9.1: IPv4 lines of /proc/net/tcp (header skipped) in state 01 (ESTABLISHED) whose
-// LOCAL port is `local_port`: inbound client connections to the gateway.
+// Spec §9.1: lines of /proc/net/tcp or /proc/net/tcp6 (header skipped) in state 01
+// (ESTABLISHED) whose LOCAL port is `local_port`: inbound client connections to the gateway.
+// (The original read only tcp, missing clients of a gateway listening on "::".)
 int count_established_inbound(std::string_view proc_net_tcp, uint16_t local_port);
 
 // VmRSS (kB) from /proc/<pid>/status, 0 if absent.
