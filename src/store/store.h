@@ -3,7 +3,7 @@
 // Owned by the daemon; the tenant lifecycle, health, scheduler and API read and write it. The
 // real implementation is SqliteStore (sqlite_store.h: SQLite in WAL mode, one transaction per
 // call, safe across processes); testing/fake_store.h holds FakeStore, an in-memory
-// implementation of the same contract (store_contract_test.cc runs both).
+// implementation of the same contract (store_contract_*_test.cc run both).
 //
 // Fixes spec §16 items 1-4: every call is one transaction, so there is no load-modify-save;
 // allocation happens inside the transaction that inserts the tenant; name uniqueness is a
