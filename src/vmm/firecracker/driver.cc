@@ -79,6 +79,31 @@ bool socket_accepts(const std::string& path) {
   return fd && ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
 }
 
+std::string exec_name_of(const JailLayout& layout) {
+  const std::string& p = layout.jailer.firecracker_path;
+  return p.substr(p.find_last_of('/') + 1);
+}
+
+// A jail left behind may still hold a live VMM (e.g. the daemon lost track of it): never pull
+// the jail from under it. kInvalidState names the pid so the operator can attach or stop it.
+Status refuse_live_vmm(const JailLayout& layout, const std::string& proc_root) {
+  const std::string exec_name = exec_name_of(layout);
+  auto text = fs::read_file(layout.root + "/" + exec_name + ".pid");
+  const pid_t pid = text ? static_cast<pid_t>(std::atoi(text->c_str())) : 0;
+  if (pid <= 0)
+    return ok();
+  auto id = identity_of(pid, proc_root);
+  // The jailer runs its own copy of Firecracker from inside the jail, so the exe path names
+  // this VM; a binary run in place (no copy) is matched by its path.
+  if (id &&
+      (id->exe == layout.root + "/" + exec_name || id->exe == layout.jailer.firecracker_path)) {
+    return make_error(ErrorCode::kInvalidState,
+                      "{} still has a running VMM (pid {}); attach to it or stop it first",
+                      layout.jailer.vm_id, pid);
+  }
+  return ok();
+}
+
 struct Watched {
   pid_t pid = 0;
   UniqueFd pidfd;
@@ -96,9 +121,7 @@ Result<Watched> wait_for_api(const JailLayout& layout, SpawnedProcess jailer, in
   }
   Watched w{jailer.pid, std::move(jailer.pidfd)};
   bool following = false;
-  const std::string exec_name =
-      layout.jailer.firecracker_path.substr(layout.jailer.firecracker_path.find_last_of('/') + 1);
-  const std::string pid_file = layout.root + "/" + exec_name + ".pid";
+  const std::string pid_file = layout.root + "/" + exec_name_of(layout) + ".pid";
   for (;;) {
     if (auto how = exit_description(w.pidfd.get())) {
       if (!following && layout.jailer.new_pid_ns && *how == "exit status 0" &&
@@ -194,8 +217,10 @@ Result<std::unique_ptr<Vm>> FirecrackerDriver::launch(const VmSpec& spec,
   Rollback rb(std::string(restoring ? "restore " : "start ") + jo.vm_id);
 
   // 1. The jail: hard links only (spec §16 item 26), writable disks owned by the tenant.
-  if (fs::exists(layout.vm_dir))
-    LOB_TRY(remove_jail(layout));
+  if (fs::exists(layout.vm_dir)) {
+    LOB_TRY(refuse_live_vmm(layout, options_.proc_root));
+    LOB_TRY(remove_jail(layout));  // left over from a crash
+  }
   LOB_TRY(fs::ensure_dir(jo.chroot_base_dir, 0711));
   rb.push("remove jail", [layout] { return remove_jail(layout); });
   LOB_TRY(fs::ensure_dir(layout.root, 0700));

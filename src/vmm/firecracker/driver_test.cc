@@ -272,6 +272,9 @@ TEST_F(FirecrackerDriverTest, AttachChecksTheProcessIdentity) {
   auto again = d->attach(s, a->identity());
   ASSERT_THAT(again, IsOk());
   EXPECT_THAT((*again)->state(), ::testing::Optional(VmState::kRunning));
+  // Starting the same VM again must not pull the jail from under the live VMM.
+  EXPECT_THAT(d->start(s), HasError(ErrorCode::kInvalidState));
+  EXPECT_THAT(a->state(), ::testing::Optional(VmState::kRunning));
   ProcessIdentity wrong = a->identity();
   wrong.start_time += 1;
   EXPECT_THAT(d->attach(s, wrong), HasError(ErrorCode::kInvalidState));
