@@ -1,0 +1,35 @@
+// What a tenant's guest is told at boot: the OpenClaw config derived from the template
+// (spec §6.3 step 11) and the config-disk document (guest contract in the project notes:
+// version 1, secrets travel only on this 0600 disk, never on the kernel command line).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/config.h"
+#include "store/types.h"
+#include "tenant/ssh_keys.h"
+
+namespace lobster::tenant {
+
+// Deep copy of openclaw.defaultConfig; adds https://<name>.<domain> to
+// gateway.controlUi.allowedOrigins (deduplicated) when controlUi exists, and sets
+// gateway.auth.token when gateway.auth exists.
+nlohmann::json tenant_openclaw_config(const Config& cfg, const std::string& name,
+                                      const std::string& gateway_token);
+
+struct GuestNetwork {
+  std::string address;  // guest IP
+  std::string gateway;  // host side of the /30
+  int prefix_length = 30;
+};
+
+// The config disk's JSON document.
+nlohmann::json config_disk_document(const Config& cfg, const store::Tenant& tenant,
+                                    const GuestNetwork& net, const SshIdentity& ssh,
+                                    int64_t host_time_ms);
+
+// Kernel command line: no secrets, no ip= (the guest reads its address from the config disk).
+std::string guest_cmdline();
+
+}  // namespace lobster::tenant

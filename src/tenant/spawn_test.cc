@@ -1,0 +1,286 @@
+// spawn / evict against in-memory fakes (store, links, firewall, VMM, proxy), a cgroupfs in a
+// temp dir, real ssh-keygen/dropbearkey and a loopback stand-in for the guest agent. Every
+// spawn step gets a failure injected after it took effect; each must leave zero residue.
+#include "tenant/spawn.h"
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/fs.h"
+#include "core/testing/matchers.h"
+#include "core/unique_fd.h"
+#include "host/firewall/testing/fake_firewall.h"
+#include "host/net/testing/fake_links.h"
+#include "proxy/testing/fake_proxy.h"
+#include "store/testing/fake_store.h"
+#include "store/testing/temp_dir.h"
+#include "tenant/evict.h"
+#include "tenant/recover.h"
+#include "vmm/testing/fake_vmm.h"
+
+namespace lobster::tenant {
+namespace {
+
+using ::lobster::testing::HasError;
+using ::lobster::testing::IsOk;
+using ::testing::HasSubstr;
+
+// Answers every request line with a PONG reply, like lobster-init's health port.
+class FakeAgent {
+ public:
+  FakeAgent() {
+    fd_ = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    // Kernel ABI: sockaddr_in is a sockaddr for bind(2)/getsockname(2).
+    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    EXPECT_EQ(::listen(fd_.get(), 16), 0);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        UniqueFd c(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (!c)
+          continue;
+        char buf[4096];
+        std::string in;
+        while (in.find('\n') == std::string::npos) {
+          ssize_t n = ::recv(c.get(), buf, sizeof(buf), 0);
+          if (n <= 0)
+            break;
+          in.append(buf, static_cast<size_t>(n));
+        }
+        std::string reply = "{\"ok\":true,\"reply\":\"PONG\"}\n";
+        (void)::send(c.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
+      }
+    });
+  }
+  ~FakeAgent() {
+    stop_ = true;
+    ::shutdown(fd_.get(), SHUT_RDWR);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  UniqueFd fd_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class SpawnTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(tmp_.path().empty());
+    root_ = tmp_.path() + "/root";
+    paths_ = Paths::under(root_);
+    std::filesystem::create_directories(tmp_.path() + "/cgroup");
+    std::ofstream(tmp_.path() + "/cgroup/cgroup.controllers") << "memory cpu pids\n";
+    std::ofstream(tmp_.path() + "/cgroup/cgroup.subtree_control") << "";
+    auto cg = cgroup::FsCgroups::create(tmp_.path() + "/cgroup", "lobsterd-test");
+    ASSERT_THAT(cg, IsOk());
+    cgroups_ = std::move(*cg);
+
+    env_.paths = paths_;
+    env_.config = Config::defaults(paths_);
+    env_.store = &store_;
+    env_.links = &links_;
+    env_.firewall = &firewall_;
+    env_.cgroups = cgroups_.get();
+    env_.vmm = &vmm_;
+    env_.proxy = &proxy_;
+    env_.runner = &runner_;
+    env_.clock = &clock_;
+    env_.image_for = [this](const std::string& profile) -> Result<GuestImage> {
+      std::string d = paths_.image_dir(profile);
+      return GuestImage{d + "/vmlinux", d + "/initramfs.cpio", d + "/rootfs.ext4"};
+    };
+    env_.create_overlay = [](const std::string& path, int64_t) {
+      return fs::write_file_atomic(path, "overlay", 0600);
+    };
+    env_.write_config_disk = [](const std::string& path, const nlohmann::json& doc) {
+      return fs::write_file_atomic(path, doc.dump(), 0600);
+    };
+    env_.agent_endpoint = [this](const std::string&) {
+      return agent::Endpoint{"127.0.0.1", agent_.port(), agent_.port()};
+    };
+    env_.agent_wait_ms = 5'000;
+  }
+
+  // Files (not directories) left under the state root, plus every fake's state.
+  std::vector<std::string> residue() {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(root_, ec);
+         it != std::filesystem::recursive_directory_iterator(); ++it) {
+      if (!it->is_directory())
+        out.push_back(it->path().string());
+      // A directory named after a tenant is residue too.
+      if (it->is_directory() && it->path().filename() == "alice") {
+        out.push_back(it->path().string());
+      }
+    }
+    auto tenants = store_.list_tenants();
+    if (tenants && !tenants->empty())
+      out.push_back("store row " + (*tenants)[0].name);
+    auto links = links_.list_links("lt");
+    if (links && !links->empty())
+      out.push_back("link " + (*links)[0].name);
+    if (!firewall_.installed().empty())
+      out.push_back("firewall rules");
+    if (vmm_.running() != 0)
+      out.push_back("vm");
+    if (!proxy_.routes().empty())
+      out.push_back("route");
+    if (!std::filesystem::is_empty(tmp_.path() + "/cgroup/lobsterd-test", ec) && !ec) {
+      for (const auto& e :
+           std::filesystem::directory_iterator(tmp_.path() + "/cgroup/lobsterd-test")) {
+        if (e.is_directory())
+          out.push_back("cgroup " + e.path().filename().string());
+      }
+    }
+    return out;
+  }
+
+  store::testing::TempDir tmp_;
+  std::string root_;
+  Paths paths_;
+  FakeClock clock_;
+  store::FakeStore store_{clock_};
+  net::testing::FakeLinks links_;
+  firewall::testing::FakeFirewall firewall_;
+  std::unique_ptr<cgroup::FsCgroups> cgroups_;
+  vmm::testing::FakeVmmDriver vmm_;
+  proxy::testing::FakeProxy proxy_;
+  process::PosixProcessRunner runner_;
+  FakeAgent agent_;
+  TenantEnv env_;
+  store::Actor actor_ = store::Actor::uid(0);
+};
+
+TEST_F(SpawnTest, SpawnThenEvictLeavesNothing) {
+  std::vector<std::string> seen;
+  auto r = spawn(env_, {.name = "alice", .profile = "minimal"}, actor_,
+                 [&](std::string_view step, std::string_view) { seen.emplace_back(step); });
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(seen, (std::vector<std::string>{"record", "ssh", "overlay", "config-disk", "network",
+                                            "vm", "agent", "proxy", "activate"}));
+  EXPECT_EQ(r->tenant.status, store::TenantStatus::kActive);
+  EXPECT_EQ(r->guest_ip, "10.0.0.6");
+  EXPECT_EQ(r->url, "https://alice.lobster.localhost");
+  ASSERT_EQ(proxy_.routes().size(), 1u);
+  EXPECT_EQ(proxy_.routes()[0].upstream, "10.0.0.6:9000");
+  EXPECT_EQ(vmm_.running(), 1u);
+  auto vm = vmm_.vms().begin()->second.spec;
+  EXPECT_EQ(vm.net->tap_name, "lt1");
+  EXPECT_EQ(vm.cmdline.find(r->tenant.agent_token), std::string::npos);  // no secrets on cmdline
+  ASSERT_EQ(vm.drives.size(), 3u);
+  EXPECT_TRUE(vm.drives[0].read_only);
+  EXPECT_FALSE(vm.drives[1].read_only);
+
+  TenantFiles f = files_for(paths_, env_.config.jailer.chroot_base_dir,
+                            env_.config.overlay.base_dir, "alice", 1);
+  struct stat st {};
+  ASSERT_EQ(::stat(f.ssh_key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(f.config_disk.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto known = fs::read_file(f.known_hosts);
+  ASSERT_THAT(known, IsOk());
+  EXPECT_THAT(*known, ::testing::StartsWith("10.0.0.6 ssh-ed25519 "));
+  auto disk = nlohmann::json::parse(*fs::read_file(f.config_disk));
+  EXPECT_EQ(disk["agentToken"], r->tenant.agent_token);
+  EXPECT_EQ(disk["network"]["gateway"], "10.0.0.5");
+  EXPECT_EQ(disk["openclawConfig"]["gateway"]["auth"]["token"], r->tenant.gateway_token);
+
+  EXPECT_THAT(spawn(env_, {.name = "alice"}, actor_, nullptr), HasError(ErrorCode::kTenantExists));
+  EXPECT_EQ(vmm_.running(), 1u);  // the existing tenant is untouched
+
+  ASSERT_THAT(evict(env_, "alice", actor_, nullptr), IsOk());
+  EXPECT_THAT(residue(), ::testing::IsEmpty());
+  EXPECT_THAT(evict(env_, "alice", actor_, nullptr), HasError(ErrorCode::kTenantNotFound));
+}
+
+TEST_F(SpawnTest, FailureAfterEveryStepLeavesZeroResidue) {
+  for (const char* step :
+       {"record", "ssh", "overlay", "config-disk", "network", "vm", "agent", "proxy", "activate"}) {
+    SCOPED_TRACE(step);
+    env_.fail_after_step_for_test = step;
+    auto r = spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr);
+    ASSERT_THAT(r, HasError(ErrorCode::kInternal));
+    EXPECT_THAT(r.error().message, HasSubstr(std::string("step ") + step));
+    EXPECT_THAT(residue(), ::testing::IsEmpty());
+  }
+  env_.fail_after_step_for_test.clear();
+  EXPECT_THAT(spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr), IsOk());
+}
+
+TEST_F(SpawnTest, UnreachableAgentRollsBack) {
+  env_.agent_endpoint = [](const std::string&) { return agent::Endpoint{"127.0.0.1", 1, 1}; };
+  env_.agent_wait_ms = 600;
+  auto r = spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr);
+  ASSERT_THAT(r, HasError(ErrorCode::kVsockConnectFailed));
+  EXPECT_THAT(r.error().message, HasSubstr("step agent"));
+  EXPECT_THAT(residue(), ::testing::IsEmpty());
+}
+
+TEST_F(SpawnTest, BootFailureRollsBack) {
+  vmm_.fail_start = true;
+  auto r = spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr);
+  ASSERT_THAT(r, HasError(ErrorCode::kVmBootFailed));
+  EXPECT_THAT(residue(), ::testing::IsEmpty());
+}
+
+TEST_F(SpawnTest, BadNamesAreRejectedBeforeAnyEffect) {
+  for (const char* bad : {"", "Alice", "1abc", "a_b", "abc-", "a.b",
+                          "a123456789012345678901234567890123456789012345678901234567890123"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(spawn(env_, {.name = bad}, actor_, nullptr),
+                HasError(ErrorCode::kValidationFailed));
+  }
+  EXPECT_THAT(residue(), ::testing::IsEmpty());
+  // 63 characters is fine, and the TAP name stays short.
+  std::string longest = "a" + std::string(62, 'b');
+  auto r = spawn(env_, {.name = longest, .profile = "minimal"}, actor_, nullptr);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(vmm_.vms().begin()->second.spec.net->tap_name, "lt1");
+}
+
+TEST_F(SpawnTest, RecoverTearsDownUnfinishedSpawn) {
+  // A daemon killed mid-spawn leaves a "creating" row plus effects; recover removes them all.
+  env_.fail_after_step_for_test = "proxy";
+  store::NewTenant nt{.name = "alice",
+                      .profile = "minimal",
+                      .vcpus = 1,
+                      .mem_mb = 256,
+                      .agent_token = "a",
+                      .gateway_token = "g"};
+  auto t = store_.create_tenant(nt, {.max_subnet_index = 100, .uid_start = 10000}, actor_);
+  ASSERT_THAT(t, IsOk());
+  auto f = facts_for(env_, *t);
+  ASSERT_THAT(f, IsOk());
+  ASSERT_THAT(fs::ensure_dir(f->files.ssh_dir, 0700), IsOk());
+  ASSERT_THAT(links_.ensure_tap(
+                  {.name = f->tap, .owner_uid = 0, .owner_gid = 0, .address = f->subnet.host}),
+              IsOk());
+  ASSERT_THAT(proxy_.add_tenant({"alice", "10.0.0.6:9000"}), IsOk());
+  auto report = recover(env_);
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->removed, std::vector<std::string>{"alice"});
+  EXPECT_THAT(residue(), ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace lobster::tenant
