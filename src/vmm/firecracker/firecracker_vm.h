@@ -6,6 +6,7 @@
 #include "core/unique_fd.h"
 #include "vmm/firecracker/api_client.h"
 #include "vmm/firecracker/driver.h"
+#include "vmm/firecracker/jail_process.h"
 
 namespace lobster::vmm::firecracker {
 
@@ -25,6 +26,25 @@ JailLayout make_layout(const FirecrackerOptions& options, const JailerOptions& j
 Status remove_jail(const JailLayout& layout);
 // "stderr: ...\nfirecracker log: ..." for error details.
 std::string failure_detail(const JailLayout& layout);
+
+// The process that serves the API: the jailer itself, or with --new-pid-ns the VMM named in the
+// jail's <exec>.pid file.
+struct Watched {
+  pid_t pid = 0;
+  UniqueFd pidfd;
+};
+
+// File name of the Firecracker binary (also the jail's exec-name directory).
+std::string exec_name_of(const JailLayout& layout);
+
+// Waits for a connectable api.socket without fixed sleeps (inotify on the jail root plus a
+// bounded 25 ms re-check), following the jailer's pid file with --new-pid-ns.
+// kJailerSetupFailed if the jailer or VMM exits first (exit status in the message);
+// kExecTimeout after `timeout_ms` (the VMM is killed); both with log tails as detail.
+Result<Watched> wait_for_api(const JailLayout& layout, SpawnedProcess jailer, int64_t timeout_ms);
+
+// kInvalidState if the jail's pid file names a live VMM of this jail (never rebuild under it).
+Status refuse_live_vmm(const JailLayout& layout, const std::string& proc_root);
 
 class FirecrackerVm final : public Vm {
  public:
