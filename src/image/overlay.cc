@@ -11,21 +11,25 @@
 namespace lobster::image {
 
 std::vector<std::string> mkfs_ext4_argv(const std::string& image, std::string_view label,
-                                        const std::string& source_dir) {
+                                        const std::string& source_dir, uint64_t inodes,
+                                        bool journal) {
   // lazy_*_init keeps a sparse image sparse (the file is all zeros already); root_owner makes
   // the top directory root-owned whatever our uid.
-  return {"mkfs.ext4",
-          "-q",
-          "-F",
-          "-L",
-          std::string(label),
-          "-m",
-          "0",
-          "-E",
-          "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0",
-          "-d",
-          source_dir,
-          image};
+  std::vector<std::string> argv = {"mkfs.ext4",
+                                   "-q",
+                                   "-F",
+                                   "-L",
+                                   std::string(label),
+                                   "-m",
+                                   "0",
+                                   "-E",
+                                   "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0"};
+  if (inodes != 0)
+    argv.insert(argv.end(), {"-N", std::to_string(inodes)});
+  if (!journal)
+    argv.insert(argv.end(), {"-O", "^has_journal"});
+  argv.insert(argv.end(), {"-d", source_dir, image});
+  return argv;
 }
 
 Status create_overlay(process::ProcessRunner& runner, const std::string& path, uint64_t size_mb) {

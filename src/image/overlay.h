@@ -17,9 +17,12 @@ namespace lobster::image {
 inline constexpr std::string_view kOverlayLabel = "lobster-ovl";
 inline constexpr std::string_view kRootfsLabel = "lobster-root";
 
-// mkfs.ext4 argv for a file system with `label` populated from `source_dir`. Pure.
+// mkfs.ext4 argv for a file system with `label` populated from `source_dir`. `inodes` 0 keeps
+// mke2fs's default ratio; `journal` false suits images that are only ever mounted read-only.
+// Pure.
 std::vector<std::string> mkfs_ext4_argv(const std::string& image, std::string_view label,
-                                        const std::string& source_dir);
+                                        const std::string& source_dir, uint64_t inodes = 0,
+                                        bool journal = true);
 
 // Creates `path` (mode 0600, must not exist) as a sparse file of `size_mb` MiB and formats it.
 // On failure nothing is left behind. kValidationFailed for a size below 16 MiB,
