@@ -200,6 +200,25 @@ TEST_F(FirecrackerDriverTest, FaultMessageBecomesABootError) {
   EXPECT_FALSE(fs::exists(s.jail.chroot_dir + "/lobster_fake_firecracker"));
 }
 
+TEST_F(FirecrackerDriverTest, SnapshotLoadFaultIsASnapshotError) {
+  auto d = driver();
+  VmSpec s = spec("a");
+  EXPECT_THAT(d->restore(tmp_ + "/no-snapshot", s), HasError(ErrorCode::kSnapshotFailed));
+  auto started = d->start(s);
+  ASSERT_THAT(started, IsOk());
+  Vm* a = keep(std::move(*started));
+  ASSERT_THAT(a->snapshot(tmp_ + "/snap"), IsOk());
+  ASSERT_THAT(a->stop(1'000), IsOk());
+  plan(s, {{"fail",
+            {{"method", "PUT"}, {"path", "/snapshot/load"}, {"message", "Snapshot is corrupt"}}}});
+  auto restored = d->restore(tmp_ + "/snap", s);
+  ASSERT_THAT(restored, HasError(ErrorCode::kSnapshotFailed));
+  EXPECT_THAT(restored.error().message,
+              HasSubstr("PUT /snapshot/load failed (400): Snapshot is corrupt"));
+  EXPECT_FALSE(fs::exists(s.jail.chroot_dir + "/lobster_fake_firecracker"));
+  EXPECT_TRUE(fs::exists(tmp_ + "/snap/" + kSnapshotMemFile));
+}
+
 TEST_F(FirecrackerDriverTest, SocketThatNeverAppearsTimesOut) {
   auto d = driver(/*socket_timeout_ms=*/300);
   VmSpec s = spec("a");
