@@ -25,6 +25,7 @@
 #include "store/testing/temp_dir.h"
 #include "tenant/evict.h"
 #include "tenant/recover.h"
+#include "tenant/suspend.h"
 #include "vmm/testing/fake_vmm.h"
 
 namespace lobster::tenant {
@@ -280,6 +281,50 @@ TEST_F(SpawnTest, RecoverTearsDownUnfinishedSpawn) {
   ASSERT_THAT(report, IsOk());
   EXPECT_EQ(report->removed, std::vector<std::string>{"alice"});
   EXPECT_THAT(residue(), ::testing::IsEmpty());
+}
+
+TEST_F(SpawnTest, SuspendResumeAndEvictSuspended) {
+  ASSERT_THAT(spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr), IsOk());
+  EXPECT_THAT(resume(env_, "alice", actor_, nullptr), HasError(ErrorCode::kResumeFailed));
+  auto s = suspend(env_, "alice", actor_, nullptr);
+  ASSERT_THAT(s, IsOk());
+  EXPECT_EQ(s->tenant.status, store::TenantStatus::kSuspended);
+  EXPECT_FALSE(s->tenant.vm.has_value());
+  EXPECT_EQ(vmm_.running(), 0u);  // suspend frees the VM
+  EXPECT_EQ(nlohmann::json::parse(s->tenant.suspend_info)["snapshotDir"],
+            paths_.snapshots_dir() + "/alice");
+  EXPECT_EQ(proxy_.routes().size(), 1u);  // the route stays
+  auto again = suspend(env_, "alice", actor_, nullptr);
+  ASSERT_THAT(again, HasError(ErrorCode::kSuspendFailed));
+  EXPECT_THAT(again.error().message, HasSubstr("status: suspended"));
+
+  auto r = resume(env_, "alice", actor_, nullptr);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->status, store::TenantStatus::kActive);
+  EXPECT_EQ(vmm_.running(), 1u);
+  EXPECT_TRUE(r->suspend_info.empty());
+
+  ASSERT_THAT(suspend(env_, "alice", actor_, nullptr), IsOk());
+  ASSERT_THAT(evict(env_, "alice", actor_, nullptr), IsOk());
+  EXPECT_THAT(residue(), ::testing::IsEmpty());
+}
+
+TEST(PlanWakeTest, EarliestFutureRunMinusLead) {
+  std::vector<agent::CronSchedule> cron = {
+      {"a", "a", 50'000, nullptr}, {"b", "b", 40'000, nullptr}, {"past", "p", 1'000, nullptr}};
+  WakePlan p = plan_wake(cron, std::nullopt, 10'000, 15'000);
+  ASSERT_TRUE(p.next_wake_at_ms.has_value());
+  EXPECT_EQ(*p.next_wake_at_ms, 25'000);
+  EXPECT_EQ(p.reason, "cron");
+  agent::HeartbeatSchedule hb{true, 60'000, 30'000};
+  p = plan_wake(cron, hb, 10'000, 15'000);
+  EXPECT_EQ(*p.next_wake_at_ms, 15'000);
+  EXPECT_EQ(p.reason, "heartbeat");
+  hb.enabled = false;
+  EXPECT_EQ(plan_wake({}, hb, 10'000, 15'000).next_wake_at_ms, std::nullopt);
+  // A run exactly at "now" is not in the future.
+  EXPECT_EQ(plan_wake({{"n", "n", 10'000, nullptr}}, std::nullopt, 10'000, 0).next_wake_at_ms,
+            std::nullopt);
 }
 
 }  // namespace
