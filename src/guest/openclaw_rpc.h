@@ -84,6 +84,7 @@ struct HeartbeatSchedule {
   int64_t next_beat_at_ms = 0;
 };
 
+// Thread-safe: every call opens its own connection and the identity is only read.
 class GatewayClient {
  public:
   GatewayClient(RpcTarget target, DeviceIdentity identity);

@@ -168,8 +168,13 @@ Result<Message> Connection::receive(Deadline deadline) {
                         max_message_);
     }
     msg.data += f.payload;
-    if (f.fin)
-      return msg;
+    if (!f.fin)
+      continue;
+    if (msg.opcode == Opcode::kText && !is_valid_utf8(msg.data)) {
+      (void)send_close(1007, "invalid utf-8", deadline);
+      return make_error(ErrorCode::kProtocolError, "websocket text message is not valid UTF-8");
+    }
+    return msg;
   }
 }
 

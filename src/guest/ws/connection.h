@@ -42,7 +42,8 @@ class Connection {
 
   // The next data message. Pings are answered, pongs skipped; a close from the peer is
   // answered and returned as a kClose message. kProtocolError for framing violations
-  // (after sending close 1002) and messages over the cap (after close 1009); kExecTimeout
+  // (after sending close 1002), text that is not UTF-8 (1007) and messages over the cap
+  // (after close 1009); kExecTimeout
   // at the deadline; kIoFailed / kProtocolError if the socket fails or closes mid-frame.
   Result<Message> receive(Deadline deadline);
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <functional>
+#include <random>
 #include <thread>
 
 #include "core/testing/matchers.h"
@@ -139,6 +140,18 @@ TEST(ConnectionTest, MessageOverCapIsRejected) {
   EXPECT_TRUE(c->close_sent());
 }
 
+TEST(ConnectionTest, InvalidUtf8TextIsRejectedWith1007) {
+  OneShotServer server(ws_server([](Connection& c) {
+    (void)write_all(c.fd(), encode_frame(Opcode::kText, "bad \xff", true, std::nullopt),
+                    in_ms(5000));
+    (void)c.receive(in_ms(2000));
+  }));
+  auto c = connect_client({.port = server.port()}, in_ms(5000));
+  ASSERT_THAT(c, IsOk());
+  EXPECT_THAT(c->receive(in_ms(5000)), HasError(ErrorCode::kProtocolError));
+  EXPECT_TRUE(c->close_sent());
+}
+
 TEST(ConnectionTest, RefusedUpgradeIsProtocolError) {
   OneShotServer server([](UniqueFd fd) {
     (void)read_http_head(fd.get(), in_ms(5000), 16384);
@@ -223,6 +236,42 @@ TEST(HttpTest, ParsesRequestTargetAndQuery) {
   EXPECT_THAT(parse_http_request("GARBAGE\r\n\r\n"), HasError(ErrorCode::kProtocolError));
   EXPECT_THAT(parse_http_request("GET / HTTP/1.1\r\nno colon\r\n\r\n"),
               HasError(ErrorCode::kProtocolError));
+}
+
+// Random and mutated heads must never crash the parsers (run under ASan in CI).
+TEST(HttpTest, ParserFuzz) {
+  std::mt19937 rng(99);
+  const std::string seed =
+      "GET /ws?token=a%41b HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+  const std::string alphabet = "GET /?=&%:\r\n HTTP/1.1 0123456789abcdefABCDEF+\t";
+  for (int i = 0; i < 20000; ++i) {
+    std::string in = seed;
+    const int edits = 1 + static_cast<int>(rng() % 8);
+    for (int e = 0; e < edits; ++e) {
+      const size_t pos = rng() % (in.size() + 1);
+      switch (rng() % 3) {
+        case 0:
+          in.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 1:
+          if (pos < in.size())
+            in.erase(pos, 1);
+          break;
+        default:
+          if (pos < in.size())
+            in[pos] = static_cast<char>(rng());
+          break;
+      }
+    }
+    auto req = parse_http_request(in);
+    if (req) {
+      (void)req->path();
+      (void)req->query_param("token");
+      (void)req->headers.has_token("Connection", "upgrade");
+      (void)server_handshake_response(*req);
+    }
+    (void)parse_http_response(in);
+  }
 }
 
 }  // namespace

@@ -11,6 +11,47 @@ bool known_opcode(uint8_t op) {
 
 bool is_control(Opcode op) { return (static_cast<uint8_t>(op) & 0x8u) != 0; }
 
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b0 = static_cast<uint8_t>(s[i]);
+    if (b0 < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    uint32_t min = 0;
+    if ((b0 & 0xE0u) == 0xC0u) {
+      len = 2;
+      cp = b0 & 0x1Fu;
+      min = 0x80;
+    } else if ((b0 & 0xF0u) == 0xE0u) {
+      len = 3;
+      cp = b0 & 0x0Fu;
+      min = 0x800;
+    } else if ((b0 & 0xF8u) == 0xF0u) {
+      len = 4;
+      cp = b0 & 0x07u;
+      min = 0x10000;
+    } else {
+      return false;
+    }
+    if (i + len > s.size())
+      return false;
+    for (size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<uint8_t>(s[i + k]);
+      if ((b & 0xC0u) != 0x80u)
+        return false;
+      cp = (cp << 6) | (b & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
 std::string encode_frame(Opcode opcode, std::string_view payload, bool fin,
                          std::optional<std::array<uint8_t, 4>> mask) {
   std::string out;

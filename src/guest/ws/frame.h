@@ -38,6 +38,10 @@ struct Frame {
 
 bool is_control(Opcode op);
 
+// Strict UTF-8 check (no overlongs, surrogates or code points above U+10FFFF): text messages
+// must be valid UTF-8 (RFC 6455 §8.1).
+bool is_valid_utf8(std::string_view s);
+
 // Encodes one frame. `mask` is required for client-sent frames and must be absent for
 // server-sent ones (the caller picks by role).
 std::string encode_frame(Opcode opcode, std::string_view payload, bool fin,

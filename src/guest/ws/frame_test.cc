@@ -128,6 +128,18 @@ TEST(FrameTest, DecodesSeveralFramesFromOneBuffer) {
   EXPECT_THAT(got, ::testing::ElementsAre("a", "p", "b"));
 }
 
+TEST(Utf8Test, AcceptsValidRejectsInvalid) {
+  EXPECT_TRUE(is_valid_utf8(""));
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\xa6\x9e"));
+  EXPECT_FALSE(is_valid_utf8("\xc3"));              // truncated
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate U+D800
+  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xff"));
+  EXPECT_FALSE(is_valid_utf8("a\x80" "b"));  // stray continuation
+}
+
 // Random bytes must never crash the decoder or make it buffer beyond the cap (run under ASan).
 TEST(FrameTest, RandomInputFuzz) {
   std::mt19937 rng(1234);
