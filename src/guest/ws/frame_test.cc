@@ -137,7 +137,9 @@ TEST(Utf8Test, AcceptsValidRejectsInvalid) {
   EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate U+D800
   EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
   EXPECT_FALSE(is_valid_utf8("\xff"));
-  EXPECT_FALSE(is_valid_utf8("a\x80" "b"));  // stray continuation
+  EXPECT_FALSE(
+      is_valid_utf8("a\x80"
+                    "b"));  // stray continuation
 }
 
 // Random bytes must never crash the decoder or make it buffer beyond the cap (run under ASan).
