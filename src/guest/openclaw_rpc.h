@@ -11,6 +11,25 @@
 //   auto jobs = LOB_TRY(gw.list_cron_jobs(10'000));
 //   for (const CronJob& j : jobs) if (j.enabled && j.next_run_at_ms > 0) ...
 //
+// What OpenClaw 2026.9.6 really requires (read from its dist/, verified by
+// tests/e2e/openclaw against a real gateway; the spec describes an older version):
+//  * Frames are JSON text messages: {"type":"req","id","method","params"?},
+//    {"type":"res","id","ok","payload"?,"error"?:{code,message,retryable?,retryAfterMs?}},
+//    {"type":"event","event","payload"?}. All schemas are closed objects (no extra keys).
+//  * The server speaks first: event "connect.challenge" {nonce, ts}. The first request must be
+//    "connect" with minProtocol/maxProtocol 4 (3 is rejected as a protocol mismatch unless
+//    the client is a node or a probe).
+//  * client.id must be on the allow-list (gateway-client, cli, openclaw-probe, ...);
+//    gateway-client + mode backend + shared token from loopback skips device pairing.
+//  * The device proof signs "v3|..." or "v2|..." (see device_auth_payload_v3) INCLUDING the
+//    challenge nonce; "v1" (no nonce, as in the spec) is no longer accepted. device.id must
+//    equal sha256(raw public key) and |now - signedAt| <= 120 s.
+//  * While its sidecars load (~10-20 s after /health is up) the gateway rejects connect with
+//    UNAVAILABLE retryable + retryAfterMs; Session retries those until the deadline.
+//  * cron.list is paged (limit <= 200, hasMore/nextOffset); with compact:true times are
+//    top-level (nextRunAtMs, runningAtMs), otherwise under `state`. last-heartbeat returns
+//    null or {ts, ...}.
+//
 // Errors: kGatewayUnavailable (connect refused/unreachable), kExecTimeout (deadline passed),
 // kGatewayRpcFailed (the gateway answered ok:false: bad token, unknown method, bad params),
 // kProtocolError (malformed frames or JSON). The token never appears in error messages.
