@@ -42,6 +42,7 @@ class SqliteStore final : public Store {
   Result<int64_t> prune_expired_holds(const Actor& actor) override;
   Result<int64_t> append_audit(const AuditEvent& event) override;
   Result<std::vector<AuditEvent>> recent_audit(int64_t limit, std::string_view tenant) override;
+  Result<int64_t> prune_audit(int64_t keep_latest, const Actor& actor) override;
 
   // The schema version of the open database (PRAGMA user_version).
   Result<int64_t> schema_version();

@@ -110,4 +110,25 @@ Result<std::vector<AuditEvent>> SqliteStore::recent_audit(int64_t limit, std::st
   return out;
 }
 
+Result<int64_t> SqliteStore::prune_audit(int64_t keep_latest, const Actor& actor) {
+  int64_t removed = 0;
+  LOB_TRY(write(actor, "audit.prune", "", [&]() -> Status {
+    if (keep_latest < 1) {
+      return make_error(ErrorCode::kValidationFailed, "audit keep: expected >= 1 (got {})",
+                        keep_latest);
+    }
+    auto stmt =
+        LOB_TRY(db_.prepare("DELETE FROM audit_log WHERE id <= "
+                            "(SELECT id FROM audit_log ORDER BY id DESC LIMIT 1 OFFSET ?1)"));
+    stmt.bind(1, keep_latest);
+    LOB_TRY(stmt.run());
+    removed = db_.changes();
+    return insert_audit(
+        {.actor = actor.id,
+         .operation = "audit.prune",
+         .detail = fmt::format("removed {} events, kept {}", removed, keep_latest)});
+  }));
+  return removed;
+}
+
 }  // namespace lobster::store

@@ -87,6 +87,11 @@ class Store {
   // The latest `limit` events, newest first; only those of `tenant` when it is non-empty.
   // Errors: kValidationFailed (limit < 1).
   virtual Result<std::vector<AuditEvent>> recent_audit(int64_t limit, std::string_view tenant) = 0;
+
+  // Bounds the audit log: deletes all but the latest `keep_latest` events (the daemon calls
+  // this periodically). The pruning itself is then recorded as one event. Returns how many
+  // were deleted. Errors: kValidationFailed (keep_latest < 1).
+  virtual Result<int64_t> prune_audit(int64_t keep_latest, const Actor& actor) = 0;
 };
 
 }  // namespace lobster::store

@@ -125,5 +125,29 @@ TYPED_TEST(StoreHoldsAuditContractTest, EveryStatusIsStoredAndReadBack) {
   EXPECT_THAT(status_from_name("paused"), HasError(ErrorCode::kValidationFailed));
 }
 
+TYPED_TEST(StoreHoldsAuditContractTest, PruneAuditKeepsTheLatestEvents) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_THAT(
+        this->store_->append_audit({.actor = "daemon", .operation = "op" + std::to_string(i)}),
+        IsOk());
+  }
+  EXPECT_THAT(this->store_->prune_audit(0, Actor::daemon()),
+              HasError(ErrorCode::kValidationFailed));
+  auto removed = this->store_->prune_audit(2, Actor::uid(0));
+  ASSERT_THAT(removed, IsOk());
+  EXPECT_EQ(*removed, 4);  // 6 events (5 + the refused prune), 2 kept
+  auto left = this->store_->recent_audit(100, "");
+  ASSERT_THAT(left, IsOk());
+  ASSERT_EQ(left->size(), 3u);
+  EXPECT_EQ((*left)[0].operation, "audit.prune");
+  EXPECT_EQ((*left)[0].detail, "removed 4 events, kept 2");
+  EXPECT_EQ((*left)[1].operation, "audit.prune");  // the refused call, audited
+  EXPECT_EQ((*left)[1].outcome, "VALIDATION_FAILED");
+  EXPECT_EQ((*left)[2].operation, "op4");
+  removed = this->store_->prune_audit(10, Actor::uid(0));
+  ASSERT_THAT(removed, IsOk());
+  EXPECT_EQ(*removed, 0);
+}
+
 }  // namespace
 }  // namespace lobster::store

@@ -266,4 +266,23 @@ Result<std::vector<AuditEvent>> FakeStore::recent_audit(int64_t limit, std::stri
   return out;
 }
 
+Result<int64_t> FakeStore::prune_audit(int64_t keep_latest, const Actor& actor) {
+  int64_t removed = 0;
+  LOB_TRY(write(actor, "audit.prune", "", [&]() -> Status {
+    if (keep_latest < 1) {
+      return make_error(ErrorCode::kValidationFailed, "audit keep: expected >= 1 (got {})",
+                        keep_latest);
+    }
+    auto& log = state_.audit;
+    if (std::cmp_greater(log.size(), keep_latest)) {
+      removed = static_cast<int64_t>(log.size()) - keep_latest;
+      log.erase(log.begin(), log.begin() + removed);
+    }
+    audit(actor, "audit.prune", "", "ok",
+          fmt::format("removed {} events, kept {}", removed, keep_latest));
+    return ok();
+  }));
+  return removed;
+}
+
 }  // namespace lobster::store

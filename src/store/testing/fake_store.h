@@ -40,6 +40,7 @@ class FakeStore final : public Store {
   Result<int64_t> prune_expired_holds(const Actor& actor) override;
   Result<int64_t> append_audit(const AuditEvent& event) override;
   Result<std::vector<AuditEvent>> recent_audit(int64_t limit, std::string_view tenant) override;
+  Result<int64_t> prune_audit(int64_t keep_latest, const Actor& actor) override;
 
   // The next state-changing call fails with kStoreFailed and changes nothing (not audited, as
   // a real database error would prevent the audit row too).
