@@ -121,7 +121,7 @@ Result<std::string> find_guest_binary(const std::string& name, const std::string
     if (const char* env = std::getenv("LOBSTER_GUEST_BIN_DIR"); env != nullptr && *env != '\0') {
       candidates.push_back(std::string(env) + "/" + name);
     }
-    candidates.push_back("/usr/local/lib/lobsterd/" + name);
+    candidates.push_back(std::string(LOBSTER_GUEST_INSTALL_DIR) + "/" + name);
     // In a build tree the binaries sit in src/guest[/testgw] below the build root; walk up from
     // the running binary (build/src/daemon/lobsterd, build/tests/e2e/x/...) to find it.
     std::string d = exe_dir();

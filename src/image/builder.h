@@ -43,7 +43,8 @@ struct BuildResult {
 };
 
 // Where a guest binary (lobster-init, lobster-testgw) is: `dir` if given, else
-// $LOBSTER_GUEST_BIN_DIR, /usr/local/lib/lobsterd, or the build tree of the running binary.
+// $LOBSTER_GUEST_BIN_DIR, <install prefix>/lib/lobsterd (cmake --install puts them there), or
+// the build tree of the running binary.
 // kPreflightFailed (with a hint) if none has it.
 Result<std::string> find_guest_binary(const std::string& name, const std::string& dir = "");
 
@@ -54,7 +55,9 @@ Result<std::string> find_guest_binary(const std::string& name, const std::string
 Result<BuildResult> build_image(process::ProcessRunner& runner, const Paths& paths,
                                 const BuildOptions& options);
 
-// Whether the initramfs is gzip-compressed (measured under TCG, see builder.cc).
+// The initramfs stays uncompressed: measured under TCG here, the kernel unpacked the 5.2 MB
+// cpio in 0.68 s guest time and its 1.8 MB gzip in 0.98 s; the VMM maps either from the page
+// cache, so the larger file costs nothing at boot.
 inline constexpr bool kInitramfsGzip = false;
 
 }  // namespace lobster::image

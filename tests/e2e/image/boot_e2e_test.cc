@@ -125,9 +125,11 @@ class MinimalImageBoot : public ::testing::Test {
       ::kill(qemu_pid_, SIGKILL);
       ::waitpid(qemu_pid_, nullptr, 0);
     }
-    if (!root_.empty() && !HasFailure())
+    // LOBSTER_E2E_KEEP=1 keeps the images and logs (they are always kept after a failure).
+    const bool keep = HasFailure() || std::getenv("LOBSTER_E2E_KEEP") != nullptr;
+    if (!root_.empty() && !keep)
       (void)fs::remove_tree(root_);
-    if (!root_.empty() && HasFailure())
+    if (!root_.empty() && keep)
       std::printf("kept %s for inspection\n", root_.c_str());
   }
 
