@@ -1,6 +1,28 @@
 #include "tenant/env.h"
 
+#include <memory>
+
+#include "image/manifest.h"
+#include "tenant/guest_config.h"
+
 namespace lobster::tenant {
+
+std::function<Result<GuestImage>(const std::string&)> verified_images(
+    const std::string& images_dir) {
+  auto verifier = std::make_shared<image::ImageVerifier>(images_dir);
+  return [verifier](const std::string& profile) -> Result<GuestImage> {
+    image::Manifest m = LOB_TRY(verifier->verify(profile));
+    auto path = [&](const char* key) -> Result<std::string> {
+      auto it = m.artifacts.find(key);
+      if (it == m.artifacts.end()) {
+        return make_error(ErrorCode::kImageCorrupt, "image {}: manifest lacks {}", profile, key);
+      }
+      return verifier->artifact_path(profile, it->second);
+    };
+    return GuestImage{LOB_TRY(path("vmlinux")), LOB_TRY(path("initramfs")),
+                      LOB_TRY(path("rootfs"))};
+  };
+}
 
 Result<TenantFacts> facts_for(const TenantEnv& env, const store::Tenant& t) {
   TenantFacts f;
@@ -24,7 +46,7 @@ Result<vmm::VmSpec> vm_spec_for(const TenantEnv& env, const store::Tenant& t,
   spec.kernel = env.config.firecracker.kernel_path.empty() ? image.kernel
                                                            : env.config.firecracker.kernel_path;
   spec.initramfs = image.initramfs;
-  spec.cmdline = "console=ttyS0 reboot=k panic=1 quiet";
+  spec.cmdline = std::string(kGuestCmdline);
   std::string rootfs = env.config.firecracker.rootfs_path.empty()
                            ? image.rootfs
                            : env.config.firecracker.rootfs_path;

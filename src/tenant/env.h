@@ -46,8 +46,6 @@ struct TenantEnv {
   std::function<Result<GuestImage>(const std::string& profile)> image_for;
   // Creates the tenant's sparse overlay disk (ext4, label lobster-ovl).
   std::function<Status(const std::string& path, int64_t size_mb)> create_overlay;
-  // Writes the tenant's config disk (0600) holding `document`.
-  std::function<Status(const std::string& path, const nlohmann::json& document)> write_config_disk;
   // Where the tenant's agent listens; default: the guest IP. Tests may redirect it.
   std::function<agent::Endpoint(const std::string& guest_ip)> agent_endpoint;
   // How long spawn waits for the guest agent (TCG boots are slow).
@@ -55,6 +53,10 @@ struct TenantEnv {
   // Test-only: fail right after the named spawn step took effect (see spawn.h step names).
   std::string fail_after_step_for_test;
 };
+
+// image_for backed by the image module: verifies the profile's manifest before each use.
+std::function<Result<GuestImage>(const std::string&)> verified_images(
+    const std::string& images_dir);
 
 // Derived per-tenant facts every operation needs.
 struct TenantFacts {

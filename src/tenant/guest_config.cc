@@ -1,9 +1,5 @@
 #include "tenant/guest_config.h"
 
-#include <sodium.h>
-
-#include <cstring>
-
 namespace lobster::tenant {
 
 using nlohmann::json;
@@ -29,38 +25,24 @@ json tenant_openclaw_config(const Config& cfg, const std::string& name,
   return c;
 }
 
-namespace {
-std::string base64(const std::string& bytes) {
-  std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(std::strlen(out.c_str()));
-  return out;
+image::ConfigDisk config_disk_for(const Config& cfg, const store::Tenant& t,
+                                  const GuestNetwork& net, const SshIdentity& ssh,
+                                  int64_t host_time_ms) {
+  image::ConfigDisk d;
+  d.hostname = t.name;
+  d.agent_token = t.agent_token;
+  d.gateway_token = t.gateway_token;
+  d.address = net.address;
+  d.prefix_length = net.prefix_length;
+  d.gateway = net.gateway;
+  d.dns = {"1.1.1.1", "9.9.9.9"};
+  d.ssh_authorized_key = ssh.client_public_key;
+  d.ssh_host_key = ssh.host_key_dropbear;
+  d.openclaw_config = tenant_openclaw_config(cfg, t.name, t.gateway_token);
+  d.agent_port = static_cast<uint16_t>(cfg.vsock.agent_port);
+  d.health_port = static_cast<uint16_t>(cfg.vsock.health_port);
+  d.host_time_ms = host_time_ms;
+  return d;
 }
-}  // namespace
-
-json config_disk_document(const Config& cfg, const store::Tenant& t, const GuestNetwork& net,
-                          const SshIdentity& ssh, int64_t host_time_ms) {
-  return {
-      {"version", 1},
-      {"hostname", t.name},
-      {"agentToken", t.agent_token},
-      {"gatewayToken", t.gateway_token},
-      {"network",
-       {{"address", net.address},
-        {"prefixLength", net.prefix_length},
-        {"gateway", net.gateway},
-        {"dns", json::array({"1.1.1.1", "9.9.9.9"})}}},
-      {"ssh",
-       {{"authorizedKey", ssh.client_public_key},
-        {"hostKeyDropbear", base64(ssh.host_key_dropbear)}}},
-      {"openclawConfig", tenant_openclaw_config(cfg, t.name, t.gateway_token)},
-      {"agentPort", cfg.vsock.agent_port},
-      {"healthPort", cfg.vsock.health_port},
-      {"hostTimeMs", host_time_ms},
-  };
-}
-
-std::string guest_cmdline() { return "console=ttyS0 reboot=k panic=1 quiet"; }
 
 }  // namespace lobster::tenant

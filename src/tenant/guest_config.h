@@ -1,12 +1,13 @@
 // What a tenant's guest is told at boot: the OpenClaw config derived from the template
-// (spec §6.3 step 11) and the config-disk document (guest contract in the project notes:
-// version 1, secrets travel only on this 0600 disk, never on the kernel command line).
+// (spec §6.3 step 11) and the config disk (secrets travel only on this 0600 disk, never on
+// the kernel command line).
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/config.h"
+#include "image/config_disk.h"
 #include "store/types.h"
 #include "tenant/ssh_keys.h"
 
@@ -24,12 +25,12 @@ struct GuestNetwork {
   int prefix_length = 30;
 };
 
-// The config disk's JSON document.
-nlohmann::json config_disk_document(const Config& cfg, const store::Tenant& tenant,
-                                    const GuestNetwork& net, const SshIdentity& ssh,
-                                    int64_t host_time_ms);
+// The tenant's config disk (written by image::write_config_disk).
+image::ConfigDisk config_disk_for(const Config& cfg, const store::Tenant& tenant,
+                                  const GuestNetwork& net, const SshIdentity& ssh,
+                                  int64_t host_time_ms);
 
 // Kernel command line: no secrets, no ip= (the guest reads its address from the config disk).
-std::string guest_cmdline();
+inline constexpr std::string_view kGuestCmdline = "console=ttyS0 reboot=k panic=1 quiet";
 
 }  // namespace lobster::tenant

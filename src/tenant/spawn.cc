@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/rollback.h"
 #include "host/firewall/tenant_network.h"
+#include "image/config_disk.h"
 #include "tenant/guest_config.h"
 #include "tenant/ssh_keys.h"
 #include "tenant/teardown.h"
@@ -124,8 +125,8 @@ Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& req, const store::
       "config-disk", "writing the guest config disk",
       [&]() -> Status {
         GuestNetwork gn{f.subnet.guest.to_string(), f.subnet.host.to_string(), 30};
-        return env.write_config_disk(
-            f.files.config_disk, config_disk_document(env.config, t, gn, ssh, env.clock->now_ms()));
+        return image::write_config_disk(
+            f.files.config_disk, config_disk_for(env.config, t, gn, ssh, env.clock->now_ms()));
       },
       nullptr));
   LOB_TRY(steps.run(

@@ -20,6 +20,7 @@
 #include "core/unique_fd.h"
 #include "host/firewall/testing/fake_firewall.h"
 #include "host/net/testing/fake_links.h"
+#include "image/config_disk.h"
 #include "proxy/testing/fake_proxy.h"
 #include "store/testing/fake_store.h"
 #include "store/testing/temp_dir.h"
@@ -111,9 +112,6 @@ class SpawnTest : public ::testing::Test {
     env_.create_overlay = [](const std::string& path, int64_t) {
       return fs::write_file_atomic(path, "overlay", 0600);
     };
-    env_.write_config_disk = [](const std::string& path, const nlohmann::json& doc) {
-      return fs::write_file_atomic(path, doc.dump(), 0600);
-    };
     env_.agent_endpoint = [this](const std::string&) {
       return agent::Endpoint{"127.0.0.1", agent_.port(), agent_.port()};
     };
@@ -201,10 +199,14 @@ TEST_F(SpawnTest, SpawnThenEvictLeavesNothing) {
   auto known = fs::read_file(f.known_hosts);
   ASSERT_THAT(known, IsOk());
   EXPECT_THAT(*known, ::testing::StartsWith("10.0.0.6 ssh-ed25519 "));
-  auto disk = nlohmann::json::parse(*fs::read_file(f.config_disk));
-  EXPECT_EQ(disk["agentToken"], r->tenant.agent_token);
-  EXPECT_EQ(disk["network"]["gateway"], "10.0.0.5");
-  EXPECT_EQ(disk["openclawConfig"]["gateway"]["auth"]["token"], r->tenant.gateway_token);
+  auto disk = image::decode_config_disk(*fs::read_file(f.config_disk));
+  ASSERT_THAT(disk, IsOk());
+  EXPECT_EQ(disk->agent_token, r->tenant.agent_token);
+  EXPECT_EQ(disk->address, "10.0.0.6");
+  EXPECT_EQ(disk->gateway, "10.0.0.5");
+  EXPECT_THAT(disk->ssh_authorized_key, ::testing::StartsWith("ssh-ed25519 "));
+  EXPECT_FALSE(disk->ssh_host_key.empty());
+  EXPECT_EQ(disk->openclaw_config["gateway"]["auth"]["token"], r->tenant.gateway_token);
 
   EXPECT_THAT(spawn(env_, {.name = "alice"}, actor_, nullptr), HasError(ErrorCode::kTenantExists));
   EXPECT_EQ(vmm_.running(), 1u);  // the existing tenant is untouched
