@@ -93,6 +93,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     // --json may not have been parsed yet when the error struck.
     ctx.json = ctx.json || std::find(args.begin(), args.end(), "--json") != args.end();
     Error error{ErrorCode::kValidationFailed, e.what()};
+    std::vector<std::string> rest = app.remaining();
+    if (host.chosen() == nullptr && !rest.empty()) {
+      error.message = fmt::format("unknown command or argument '{}'", rest.front());
+    }
     error.hint = "see `lobsterd --help`";
     print_error(ctx, error);
     return static_cast<int>(ExitCode::kUsage);

@@ -58,6 +58,9 @@ TEST(CliTest, UsageErrorsExitTwo) {
   EXPECT_TRUE(r.out.empty());
   CliRun none = run({});
   EXPECT_EQ(none.code, 2);
+  CliRun unknown = run({"spawn", "x"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown command or argument 'spawn'"));
 }
 
 TEST(CliTest, UsageErrorsAsJson) {

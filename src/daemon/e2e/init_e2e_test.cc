@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "daemon/e2e/e2e_util.h"
+#include "store/sqlite_store.h"
 
 namespace lobster::e2e {
 namespace {
@@ -77,6 +78,43 @@ TEST_F(InitE2eTest, ReinitKeepsConfigAndPersistsNewDomain) {
   ASSERT_EQ(third.code, 0);
   EXPECT_EQ(third.json()["config"], "kept");
   EXPECT_EQ(third.json()["daemon"]["state"], "already running");
+}
+
+TEST_F(InitE2eTest, UninitRefusesWhileTenantsExist) {
+  ASSERT_EQ(lobsterd({"init", "-y"}).code, 0);
+  {
+    // Tenant spawning is another module; put the rows in the store directly (it is safe to
+    // share between processes).
+    auto store = store::SqliteStore::open(root_ + "/lib/state.db");
+    ASSERT_TRUE(store.has_value()) << store.error().to_string();
+    for (const char* name : {"alpha", "beta"}) {
+      store::NewTenant t{.name = name,
+                         .profile = "minimal",
+                         .vcpus = 1,
+                         .mem_mb = 256,
+                         .agent_token = "a",
+                         .gateway_token = "g"};
+      ASSERT_TRUE((*store)->create_tenant(t, {.max_subnet_index = 8}, store::Actor::uid(0)));
+    }
+  }
+  CliResult r = lobsterd({"--json", "uninit", "-y"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.json()["error"]["code"], "UNINIT_FAILED");
+  EXPECT_THAT(r.json()["error"]["message"].get<std::string>(), HasSubstr("2 tenant(s)"));
+  EXPECT_THAT(r.json()["error"]["message"].get<std::string>(), HasSubstr("alpha, beta"));
+  EXPECT_EQ(lobsterd({"status"}).code, 0);  // refused before stopping the daemon
+
+  // Without a daemon the store itself is consulted.
+  auto holder = daemon::PidFile::holder(root_ + "/run/lobsterd.pid");
+  ASSERT_TRUE(holder && *holder);
+  ASSERT_EQ(::kill(**holder, SIGTERM), 0);
+  for (int i = 0; i < 500 && !process_gone(**holder); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CliResult offline = lobsterd({"uninit", "-y"});
+  EXPECT_EQ(offline.code, 1);
+  EXPECT_THAT(offline.err, HasSubstr("alpha, beta"));
+  EXPECT_TRUE(fs::exists(root_ + "/lib/state.db"));
 }
 
 TEST_F(InitE2eTest, InvalidConfigIsRefusedAndNothingIsWritten) {
