@@ -286,3 +286,33 @@ TEST_F(GuestInitE2E, BootsSupervisesAndShutsDown) {
 
 }  // namespace
 }  // namespace lobster
+
+namespace lobster {
+namespace {
+
+// Ctrl-alt-del (RB_DISABLE_CAD makes the kernel send SIGINT to PID 1) and the ACPI power
+// button (SIGPWR) both stop the services and power off.
+TEST_F(GuestInitE2E, CtrlAltDelAndPowerButtonShutDown) {
+  agent::AgentClient client({.host = kGuestIp}, kToken);
+  ASSERT_THAT(client.wait_for_agent(30'000), IsOk()) << slurp(root_ + ".console");
+  pid_t init_pid = init_host_pid();
+  ASSERT_GT(init_pid, 0);
+  ASSERT_EQ(::kill(init_pid, SIGINT), 0);
+  ::kill(init_pid, SIGPWR);  // a second request during shutdown is ignored
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 300 && done == 0; ++i) {
+    done = ::waitpid(unshare_pid_, &status, WNOHANG);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(done, unshare_pid_) << "lobster-init did not power off";
+  unshare_pid_ = -1;
+  std::string console = slurp(root_ + ".console");
+  EXPECT_NE(console.find("shutdown (ctrl-alt-del)"), std::string::npos) << console;
+  EXPECT_EQ(console.find("shutdown (power button)"), std::string::npos) << console;
+  EXPECT_NE(console.find("service gateway stopped"), std::string::npos) << console;
+  EXPECT_NE(console.find("powering off"), std::string::npos) << console;
+}
+
+}  // namespace
+}  // namespace lobster
