@@ -61,6 +61,19 @@ TEST_F(DaemonE2eTest, SecondDaemonOnTheSameRootFails) {
   EXPECT_EQ(lobsterd({"status"}).code, 0);
 }
 
+TEST_F(DaemonE2eTest, DetachedStartReportsTheDaemonsError) {
+  ASSERT_TRUE(fs::ensure_dir(root_ + "/etc", 0711).has_value());
+  ASSERT_TRUE(
+      fs::write_file_atomic(root_ + "/etc/config.json", R"({"vsock": {"agentPort": 0}})", 0600)
+          .has_value());
+  CliResult r = lobsterd({"--json", "daemon"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.json()["error"]["code"], "CONFIG_INVALID");
+  EXPECT_THAT(r.json()["error"]["message"].get<std::string>(), HasSubstr("vsock.agentPort"));
+  EXPECT_FALSE(fs::exists(socket()));
+  EXPECT_THAT(*fs::read_file(root_ + "/log/daemon.log"), HasSubstr("daemon.start_failed"));
+}
+
 TEST_F(DaemonE2eTest, PeerOutsideGroupGets403) {
   ASSERT_EQ(lobsterd({"init", "-y"}).code, 0);
   auto group = api::lookup_group(api::kApiGroup);
