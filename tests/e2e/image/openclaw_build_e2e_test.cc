@@ -3,6 +3,7 @@
 // Debian and npm registries, so it is labelled e2e;slow;openclaw.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -31,6 +32,8 @@ TEST(OpenclawImage, BuildsWithPinnedVersionsAndNoPackageManagers) {
   char tmpl[] = "/tmp/lobimg-oc-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   const std::string root = tmpl;
+  // Like the system layout's 0711 data dir: npm runs as nobody and must reach the cache.
+  ASSERT_EQ(::chmod(root.c_str(), 0711), 0);
   const Paths paths = Paths::under(root);
   process::PosixProcessRunner runner;
   BuildOptions opt;
