@@ -81,6 +81,16 @@ Result<store::Tenant> TenantService::get(const std::string& name) {
   return env_.store->get_tenant(name);
 }
 
+Result<std::string> TenantService::logs(const std::string& name, agent::LogService service) {
+  store::Tenant t = LOB_TRY(env_.store->get_tenant(name));
+  if (t.status != store::TenantStatus::kActive) {
+    return make_error(ErrorCode::kInvalidState, "tenant \"{}\" is {}; resume it to read its logs",
+                      name, store::status_name(t.status));
+  }
+  TenantFacts f = LOB_TRY(facts_for(env_, t));
+  return agent_for(env_, t, f).get_logs(service);
+}
+
 TankEntry TenantService::check(const store::Tenant& t) {
   TankEntry e;
   e.name = t.name;

@@ -43,6 +43,8 @@ class TenantService {
   Result<SnapResult> snap(const std::string& name, const std::string& out);
   Result<std::vector<TankEntry>> tank();
   Result<store::Tenant> get(const std::string& name);
+  // Last 4000 characters of a guest log, via the agent.
+  Result<std::string> logs(const std::string& name, agent::LogService service);
   // Latest progress line of the operation running on `name` ("" if none).
   std::string progress(const std::string& name);
 
