@@ -34,6 +34,7 @@ struct ApiServer::Impl {
   void begin_stop(int signal);
 
   asio::io_context ioc{1};
+  std::optional<asio::thread_pool> pool;  // runs handlers; created in create()
   Local::acceptor acceptor{ioc};
   asio::signal_set signals{ioc};
   const Router& router;
@@ -113,20 +114,27 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     busy_ = true;
-    bhttp::request<bhttp::string_body> req = parser_->release();
-    int64_t start = now_ms();
-    Request request;
-    request.method = std::string(req.method_string());
-    split_target(std::string_view(req.target().data(), req.target().size()), request.path,
-                 request.query);
-    request.peer = peer_;
-    Response response = handle(req, request);
-    log::info("api.request", {{"method", request.method},
-                              {"path", request.path},
-                              {"status", response.status},
-                              {"uid", peer_.uid},
-                              {"ms", now_ms() - start}});
-    reply(response, req.keep_alive() && !server_.stopping);
+    // Handlers run on the worker pool so a slow one (a tenant operation) never stalls other
+    // connections; the reply is written back on the I/O thread, which owns the socket.
+    auto req = std::make_shared<bhttp::request<bhttp::string_body>>(parser_->release());
+    asio::post(*server_.pool, [self = shared_from_this(), req] {
+      int64_t start = now_ms();
+      Request request;
+      request.method = std::string(req->method_string());
+      split_target(std::string_view(req->target().data(), req->target().size()), request.path,
+                   request.query);
+      request.peer = self->peer_;
+      Response response = self->handle(*req, request);
+      log::info("api.request", {{"method", request.method},
+                                {"path", request.path},
+                                {"status", response.status},
+                                {"uid", self->peer_.uid},
+                                {"ms", now_ms() - start}});
+      bool keep_alive = req->keep_alive();
+      asio::post(self->server_.ioc, [self, response = std::move(response), keep_alive] {
+        self->reply(response, keep_alive && !self->server_.stopping);
+      });
+    });
   }
 
   Response handle(const bhttp::request<bhttp::string_body>& req, Request& request) {
@@ -244,6 +252,7 @@ ApiServer::~ApiServer() {
 
 Result<std::unique_ptr<ApiServer>> ApiServer::create(const Router& router, ServerOptions options) {
   auto impl = std::make_unique<Impl>(router, std::move(options));
+  impl->pool.emplace(std::max<size_t>(1, impl->options.worker_threads));
   const std::string& path = impl->options.socket_path;
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return errno_error(ErrorCode::kIoFailed, "remove stale socket " + path);
@@ -286,6 +295,8 @@ Status ApiServer::run() {
   });
   impl.accept();
   impl.ioc.run();
+  // Handlers still running finish before run() returns (they use the caller's context).
+  impl.pool->join();
   return ok();
 }
 

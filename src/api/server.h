@@ -5,8 +5,10 @@
 //   ready();                      // the socket accepts connections from here on
 //   LOB_TRY(server->run());       // returns after SIGTERM/SIGINT (or stop()), socket removed
 //
-// Handlers run on the server thread, one at a time; keep them short or hand long work to the
-// lifecycle layer (FIXME(#7): tenant operations will need a worker pool and job ids).
+// Sockets are served by one I/O thread; handlers run on a pool of worker_threads, so they may
+// run concurrently (ApiContext members must be thread-safe) and a slow one blocks only its own
+// connection. On stop, a handler still running delays run()'s return until it finishes: long
+// operations should be cancellable or run as jobs.
 #pragma once
 
 #include <csignal>
@@ -27,6 +29,7 @@ struct ServerOptions {
   int64_t idle_timeout_ms = 30'000;   // an idle keep-alive connection is closed after this
   int64_t shutdown_grace_ms = 1'500;  // in-flight replies get this long after a stop signal
   size_t body_limit = 1 << 20;        // larger request bodies get 422 VALIDATION_FAILED
+  size_t worker_threads = 8;          // handler concurrency
   std::vector<int> stop_signals = {SIGTERM, SIGINT};
 };
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <future>
 #include <thread>
 
 #include "api/client.h"
@@ -44,6 +45,10 @@ class ServerTest : public ::testing::Test {
     router_.add("POST", "/v1/echo", [](const Request& r) -> Result<Response> {
       return Response{200, r.body};
     });
+    router_.add("GET", "/v1/slow", [this](const Request&) -> Result<Response> {
+      release_.wait();
+      return Response{200, {{"slow", true}}};
+    });
     socket_ = tmp_.path() + "/api.sock";
     auto server = ApiServer::create(
         router_,
@@ -67,6 +72,9 @@ class ServerTest : public ::testing::Test {
   std::string socket_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
+  std::promise<void> promise_;
+  std::shared_future<void> release_ = promise_.get_future().share();
+  bool released_ = false;
 };
 
 TEST_F(ServerTest, HealthAndStatus) {
@@ -91,6 +99,18 @@ TEST_F(ServerTest, HealthAndStatus) {
   EXPECT_EQ((*status)["root"], tmp_.path());
   EXPECT_EQ((*status)["tenants"], nlohmann::json::array({"alice"}));
   EXPECT_EQ((*status)["preflight"][0]["check"], "kvm");
+}
+
+TEST_F(ServerTest, SlowHandlerDoesNotBlockOtherRequests) {
+  Result<nlohmann::json> slow = make_error(ErrorCode::kInternal, "not run");
+  std::thread caller([&] { slow = ApiClient(socket_, 10'000).get("/v1/slow"); });
+  // While /v1/slow is parked in its handler, other requests are still served.
+  EXPECT_THAT(ApiClient(socket_, 3'000).get("/v1/health"), IsOk());
+  promise_.set_value();
+  released_ = true;
+  caller.join();
+  ASSERT_THAT(slow, IsOk());
+  EXPECT_EQ((*slow)["slow"], true);
 }
 
 TEST_F(ServerTest, SocketIsGroupOnly) {
