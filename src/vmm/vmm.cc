@@ -16,7 +16,7 @@ CgroupLimits default_limits(int64_t vcpus, int64_t mem_mib) {
   l.memory_bytes = (mem_mib + 128) * 1024 * 1024;
   l.cpu_period_us = 100000;
   l.cpu_quota_us = vcpus * 100000;
-  l.pids_max = 64;
+  l.pids_max = 256;
   return l;
 }
 

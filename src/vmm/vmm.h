@@ -62,8 +62,9 @@ struct CgroupLimits {
   bool operator==(const CgroupLimits&) const = default;
 };
 
-// Spec §5.4: memory = guest RAM + 128 MiB; cpu = vcpus x 100 ms per 100 ms; pids bounded
-// (64: a VMM needs a few threads per vCPU plus I/O workers).
+// Spec §5.4: memory = guest RAM + 128 MiB; cpu = vcpus x 100 ms per 100 ms; pids 256 (a VMM
+// cannot fork under its sandbox, but QEMU's block I/O pool alone may start 64 threads per
+// AioContext and aborts when thread creation fails).
 CgroupLimits default_limits(int64_t vcpus, int64_t mem_mib);
 
 // Where and as whom the VMM runs.

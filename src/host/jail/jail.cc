@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -27,7 +28,8 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 
 // Runs in the cloned child: only async-signal-safe calls until execve.
 [[noreturn]] void child_main(int sync_fd, int null_fd, int out_fd, int err_fd,
-                             const std::vector<std::pair<int, int>>& staged, char* const* argv,
+                             const std::vector<std::pair<int, int>>& staged,
+                             const std::vector<int>& sorted_targets, char* const* argv,
                              char* const* envp, bool new_ns) {
   char go = 0;
   if (::read(sync_fd, &go, 1) != 1)
@@ -47,6 +49,16 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   for (const auto& [src, dst] : staged) {
     ::dup2(src, dst);  // dup2 clears FD_CLOEXEC on the target.
   }
+  // Close every other inherited fd, including ones a careless library left without
+  // O_CLOEXEC: the VMM gets exactly stdio and the listed fds.
+  unsigned int next = 3;
+  for (int target : sorted_targets) {
+    if (static_cast<unsigned int>(target) > next) {
+      ::syscall(SYS_close_range, next, static_cast<unsigned int>(target) - 1, 0U);
+    }
+    next = static_cast<unsigned int>(target) + 1;
+  }
+  ::syscall(SYS_close_range, next, ~0U, 0U);
   ::execve(argv[0], argv, envp);
   ::_exit(127);
 }
@@ -72,6 +84,14 @@ Result<Spawned> spawn(const SpawnSpec& spec) {
     staged_owned.emplace_back(high);
     staged.emplace_back(high, dst);
   }
+  std::vector<int> targets;
+  for (const auto& [src, dst] : spec.fds) {
+    if (dst < 3)
+      return make_error(ErrorCode::kValidationFailed, "fd target {} is stdio", dst);
+    targets.push_back(dst);
+  }
+  std::sort(targets.begin(), targets.end());
+  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
   int sync[2];
   if (::pipe2(sync, O_CLOEXEC) != 0)
     return errno_error(ErrorCode::kJailerSetupFailed, "pipe2");
@@ -88,8 +108,8 @@ Result<Spawned> spawn(const SpawnSpec& spec) {
   if (rc < 0)
     return errno_error(ErrorCode::kJailerSetupFailed, "clone3 " + spec.argv[0]);
   if (rc == 0) {
-    child_main(sync_r.get(), null_fd.get(), spec.stdout_fd, spec.stderr_fd, staged, argv.data(),
-               envp.data(), spec.new_namespaces);
+    child_main(sync_r.get(), null_fd.get(), spec.stdout_fd, spec.stderr_fd, staged, targets,
+               argv.data(), envp.data(), spec.new_namespaces);
   }
   Spawned out;
   out.pid = static_cast<pid_t>(rc);

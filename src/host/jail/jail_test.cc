@@ -33,17 +33,21 @@ TEST(Jail, ChildIsPidOneInItsOwnSessionAndPlacedBeforeExec) {
   std::string out_path = dir + "/out";
   UniqueFd out(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   UniqueFd extra(::open("/dev/zero", O_RDONLY | O_CLOEXEC));
+  UniqueFd leaked(::open("/dev/zero", O_RDONLY));  // no O_CLOEXEC: must still not leak
   pid_t placed = 0;
-  auto child = spawn({.argv = {"/bin/sh", "-c",
-                               "echo pid=$$ sid=$(cut -d' ' -f6 /proc/self/stat) "
-                               "fd3=$(test -e /proc/self/fd/3 && echo yes); exec sleep 60"},
-                      .env = {"PATH=/bin:/usr/bin"},
-                      .fds = {{extra.get(), 3}},
-                      .stdout_fd = out.get(),
-                      .before_exec = [&](pid_t pid) {
-                        placed = pid;
-                        return ok();
-                      }});
+  auto child =
+      spawn({.argv = {"/bin/sh", "-c",
+                      "echo pid=$$ sid=$(cut -d' ' -f6 /proc/self/stat) "
+                      "fd3=$(test -e /proc/self/fd/3 && echo yes) "
+                      "leak=$(test -e /proc/self/fd/" +
+                          std::to_string(leaked.get()) + " && echo yes || echo no); exec sleep 60"},
+             .env = {"PATH=/bin:/usr/bin"},
+             .fds = {{extra.get(), 3}},
+             .stdout_fd = out.get(),
+             .before_exec = [&](pid_t pid) {
+               placed = pid;
+               return ok();
+             }});
   ASSERT_THAT(child, IsOk());
   EXPECT_EQ(placed, child->pid);
   EXPECT_FALSE(exited(child->pidfd.get()));
@@ -55,6 +59,7 @@ TEST(Jail, ChildIsPidOneInItsOwnSessionAndPlacedBeforeExec) {
   // pid 1 of a new pid namespace; `cut` is a child of sh in that namespace.
   EXPECT_NE(text.find("pid=1 "), std::string::npos) << text;
   EXPECT_NE(text.find("fd3=yes"), std::string::npos) << text;
+  EXPECT_NE(text.find("leak=no"), std::string::npos) << text;
   // Own session: the session id (as seen by the host) is the child's own pid.
   auto stat = fs::read_file("/proc/" + std::to_string(child->pid) + "/stat");
   ASSERT_THAT(stat, IsOk());

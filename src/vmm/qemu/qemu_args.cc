@@ -67,7 +67,21 @@ std::vector<std::string> qemu_args(const VmSpec& spec, const Launch& launch) {
   for (size_t i = 0; i < spec.drives.size(); ++i) {
     const Drive& d = spec.drives[i];
     std::string id = "disk" + std::to_string(i);
-    add({"-drive", "file=" + d.path + ",if=none,id=" + id + ",format=raw" +
+    std::string file = d.path;
+    if (i < launch.drive_fds.size()) {
+      std::string set = std::to_string(i + 1);
+      const auto& fds = launch.drive_fds[i];
+      if (fds.read_only >= 0) {
+        add({"-add-fd",
+             "fd=" + std::to_string(fds.read_only) + ",set=" + set + ",opaque=" + id + "-ro"});
+      }
+      if (fds.read_write >= 0) {
+        add({"-add-fd",
+             "fd=" + std::to_string(fds.read_write) + ",set=" + set + ",opaque=" + id + "-rw"});
+      }
+      file = "/dev/fdset/" + set;
+    }
+    add({"-drive", "file=" + file + ",if=none,id=" + id + ",format=raw" +
                        (d.read_only ? ",readonly=on" : "") + throttle_options(d.limit)});
     add({"-device", "virtio-blk-device,drive=" + id});
   }

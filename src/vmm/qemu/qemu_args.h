@@ -14,9 +14,19 @@ namespace lobster::vmm::qemu {
 // Per-launch facts that are not part of the VmSpec.
 struct Launch {
   std::string binary = "/usr/bin/qemu-system-x86_64";
-  bool kvm = false;        // -accel kvm (probe said KVM boots guests) else TCG
-  int64_t tsc_khz = 0;     // TCG only: host TSC rate, passed as tsc_early_khz (0 = omit)
-  int tap_fd = -1;         // fd number of the opened TAP in the child; -1 = no network
+  bool kvm = false;     // -accel kvm (probe said KVM boots guests) else TCG
+  int64_t tsc_khz = 0;  // TCG only: host TSC rate, passed as tsc_early_khz (0 = omit)
+  int tap_fd = -1;      // fd number of the opened TAP in the child; -1 = no network
+  // Per drive, the child fd numbers of the image opened read-only and (for writable drives)
+  // read-write; QEMU gets them as an fd set (-add-fd, file=/dev/fdset/N). After -chroot QEMU
+  // cannot open the image path again, yet inactivating a writable drive for migration and
+  // re-activating it reopen it with other access modes: the fd set serves those reopens.
+  // Empty = QEMU opens the paths itself (only safe for read-only drives).
+  struct DriveFds {
+    int read_only = -1;
+    int read_write = -1;
+  };
+  std::vector<DriveFds> drive_fds;
   std::string qmp_socket;  // QMP Unix socket path (QEMU creates it before dropping root)
   bool incoming = false;   // restore: -incoming defer, guest stays paused until `cont`
 };

@@ -140,6 +140,31 @@ TEST(QemuArgs, KvmRestoreWithConsoleSocket) {
   EXPECT_EQ(qemu_args(s, l), want);
 }
 
+TEST(QemuArgs, DrivesFromFdSets) {
+  Launch l;
+  l.qmp_socket = "/q";
+  l.drive_fds = {{10, -1}, {12, 13}};
+  auto args = qemu_args(sample_spec(), l);
+  std::vector<std::string> want = {"-add-fd",
+                                   "fd=10,set=1,opaque=disk0-ro",
+                                   "-drive",
+                                   "file=/dev/fdset/1,if=none,id=disk0,format=raw,readonly=on,"
+                                   "throttling.bps-total=52428800,throttling.iops-total=5000",
+                                   "-device",
+                                   "virtio-blk-device,drive=disk0",
+                                   "-add-fd",
+                                   "fd=12,set=2,opaque=disk1-ro",
+                                   "-add-fd",
+                                   "fd=13,set=2,opaque=disk1-rw",
+                                   "-drive",
+                                   "file=/dev/fdset/2,if=none,id=disk1,format=raw",
+                                   "-device",
+                                   "virtio-blk-device,drive=disk1"};
+  auto start = std::find(args.begin(), args.end(), "-add-fd");
+  ASSERT_NE(start, args.end());
+  EXPECT_EQ(std::vector<std::string>(start, start + static_cast<long>(want.size())), want);
+}
+
 TEST(QemuArgs, NetWithoutTapFdIsOmitted) {
   Launch l;
   l.qmp_socket = "/q";

@@ -24,6 +24,7 @@ namespace lobster::vmm::qemu {
 namespace {
 
 constexpr int kTapChildFd = 3;
+constexpr int kFirstDriveChildFd = 10;  // drive i: read-only at 10 + 2i, read-write at 11 + 2i
 
 Result<UniqueFd> open_tap(const std::string& name) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
@@ -213,7 +214,25 @@ Result<std::unique_ptr<Vm>> QemuDriver::launch(const VmSpec& spec, bool incoming
   if (!console_fd)
     return errno_error(ErrorCode::kVmBootFailed, "open " + spec.console_log_path);
 
+  std::vector<UniqueFd> drive_fds;
+  std::vector<std::pair<int, int>> drive_child_fds;
   Launch launch;
+  for (size_t i = 0; i < spec.drives.size(); ++i) {
+    const Drive& d = spec.drives[i];
+    Launch::DriveFds child;
+    for (bool rw : {false, true}) {
+      if (rw && d.read_only)
+        continue;
+      UniqueFd fd(::open(d.path.c_str(), (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC));
+      if (!fd)
+        return errno_error(ErrorCode::kVmBootFailed, "open drive " + d.path);
+      int target = kFirstDriveChildFd + static_cast<int>(2 * i) + (rw ? 1 : 0);
+      (rw ? child.read_write : child.read_only) = target;
+      drive_fds.push_back(std::move(fd));
+      drive_child_fds.emplace_back(drive_fds.back().get(), target);
+    }
+    launch.drive_fds.push_back(child);
+  }
   launch.binary = options_.binary;
   launch.kvm = probe_ && probe_->kvm_usable();
   launch.tsc_khz = launch.kvm ? 0 : host_tsc_khz();
@@ -224,8 +243,10 @@ Result<std::unique_ptr<Vm>> QemuDriver::launch(const VmSpec& spec, bool incoming
   jail::SpawnSpec ss;
   ss.argv = argv;
   ss.env = {"PATH=/usr/bin:/bin"};
-  if (tap)
+  if (tap) {
     ss.fds.emplace_back(tap.get(), kTapChildFd);
+  }
+  ss.fds.insert(ss.fds.end(), drive_child_fds.begin(), drive_child_fds.end());
   ss.stdout_fd = log_fd.get();
   ss.stderr_fd = log_fd.get();
   ss.before_exec = [this, &spec](pid_t pid) { return cgroups_.add_process(spec.id, pid); };

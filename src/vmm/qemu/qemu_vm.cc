@@ -134,7 +134,13 @@ Status QemuVm::snapshot(const std::string& dir) {
   auto r = run();
   if (!r) {
     ::unlink(tmp.c_str());
-    return snapshot_error(r.error(), "snapshot VM " + spec_.id);
+    Error e = r.error();
+    if (e.detail.empty()) {
+      // QEMU writes the reason for a failed migration to its stderr (the VMM log).
+      auto log = fs::read_file(spec_.vmm_log_path).value_or("");
+      e.detail = log.size() > 2000 ? log.substr(log.size() - 2000) : log;
+    }
+    return snapshot_error(std::move(e), "snapshot VM " + spec_.id);
   }
   return ok();
 }

@@ -1,10 +1,13 @@
 // End-to-end tests of the qemu driver: real QEMU (TCG here), real cgroups, real namespaces.
 // Root; runs inside a network namespace it creates (the tenant TAP lives there) and removes.
 // Labels e2e;slow (boots VMs).
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -16,11 +19,15 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "core/fs.h"
 #include "core/testing/matchers.h"
 #include "host/cgroup/cgroups.h"
 #include "host/process/process.h"
+#include "image/builder.h"
+#include "image/config_disk.h"
+#include "image/overlay.h"
 #include "tiny_guest.h"
 #include "vmm/qemu/qemu_driver.h"
 
@@ -33,6 +40,9 @@ using vmm::testing::Console;
 
 constexpr uint32_t kTenantUid = 64123;
 constexpr const char* kTap = "lq0";
+constexpr const char* kHostIp = "10.0.0.5";
+constexpr const char* kGuestIp = "10.0.0.6";
+constexpr const char* kAgentToken = "vmm-e2e-agent-token-5c2e9d";
 
 struct World {
   std::string root;  // short: socket paths
@@ -81,14 +91,21 @@ class QemuVmTest : public ::testing::Test {
     UniqueFd ns(::open(("/var/run/netns/" + world->netns).c_str(), O_RDONLY | O_CLOEXEC));
     ASSERT_EQ(::setns(ns.get(), CLONE_NEWNET), 0) << std::strerror(errno);
     ASSERT_THAT(make_tap(kTap, kTenantUid), IsOk());
+    ASSERT_THAT(world->runner.run_checked({"ip", "link", "set", "lo", "up"}), IsOk());
+    ASSERT_THAT(
+        world->runner.run_checked({"ip", "addr", "add", std::string(kHostIp) + "/30", "dev", kTap}),
+        IsOk());
     ASSERT_THAT(world->runner.run_checked({"ip", "link", "set", kTap, "up"}), IsOk());
     auto cg = cgroup::FsCgroups::create("/sys/fs/cgroup", cgroup::parent_name_for(world->root));
     ASSERT_THAT(cg, IsOk());
     world->cgroups = std::move(*cg);
     auto probe = std::make_shared<qemu::KvmProbe>(
         "/usr/bin/qemu-system-x86_64", world->guest.kernel, world->root + "/run", world->runner);
-    world->driver = std::make_unique<qemu::QemuDriver>(qemu::QemuOptions{}, probe, *world->cgroups,
-                                                       world->runner);
+    qemu::QemuOptions options;
+    if (const char* bin = std::getenv("LOBSTER_TEST_QEMU_BINARY"))
+      options.binary = bin;
+    world->driver =
+        std::make_unique<qemu::QemuDriver>(options, probe, *world->cgroups, world->runner);
   }
 
   static void TearDownTestSuite() {
@@ -152,6 +169,64 @@ class QemuVmTest : public ::testing::Test {
   }
 };
 
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// One health-ping to the guest agent; the whole reply, or "" if none within `timeout_ms`.
+std::string agent_ping(int port, int64_t timeout_ms) {
+  int64_t deadline = now_ms() + timeout_ms;
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, kGuestIp, &addr.sin_addr);
+  // Kernel ABI: sockaddr_in is the AF_INET form of sockaddr.
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 &&
+      errno != EINPROGRESS) {
+    return "";
+  }
+  pollfd p{fd.get(), POLLOUT, 0};
+  if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(deadline - now_ms(), 1))) != 1)
+    return "";
+  int err = 0;
+  socklen_t len = sizeof(err);
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0)
+    return "";
+  std::string line = nlohmann::json{{"type", "health-ping"}, {"token", kAgentToken}}.dump() + "\n";
+  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(line.size())) {
+    return "";
+  }
+  std::string reply;
+  while (now_ms() < deadline) {
+    p = {fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(deadline - now_ms(), 1))) != 1)
+      continue;
+    char buf[4096];
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n <= 0)
+      break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  return reply;
+}
+
+// Retries the ping until the agent answers (it may still be starting) or `timeout_ms` passes.
+std::string agent_ping_until(int64_t timeout_ms) {
+  int64_t deadline = now_ms() + timeout_ms;
+  std::string reply;
+  while (reply.empty() && now_ms() < deadline) {
+    reply = agent_ping(53, 10000);
+    if (reply.empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return reply;
+}
+
 std::string random_token() {
   std::random_device rd;
   return std::to_string(rd()) + std::to_string(rd());
@@ -185,7 +260,7 @@ TEST_F(QemuVmTest, BootsJailedPausesResumesAndStopsClean) {
   EXPECT_EQ(limits->memory_bytes, (256 + 128) << 20);
   EXPECT_EQ(limits->cpu_quota_us, 100000);
   EXPECT_EQ(limits->cpu_period_us, 100000);
-  EXPECT_EQ(limits->pids_max, 64);
+  EXPECT_EQ(limits->pids_max, 256);
   auto members = world->cgroups->pids(spec.id);
   ASSERT_THAT(members, IsOk());
   EXPECT_NE(std::find(members->begin(), members->end(), pid), members->end());
@@ -311,6 +386,68 @@ TEST_F(QemuVmTest, SurvivesDaemonDeathAndReattaches) {
   EXPECT_EQ(*(*vm)->state(), VmState::kRunning);
   ASSERT_THAT((*vm)->stop(0), IsOk());
   expect_gone(spec, id.pid);
+}
+
+// Done-when 1 with the real guest: the minimal image (initramfs -> overlay root ->
+// lobster-init) boots under the driver and its agent answers over the TAP; paused it does
+// not, resumed it does; a snapshot restores to an answering agent; stop leaves nothing.
+TEST_F(QemuVmTest, MinimalImageAgentFollowsPauseResumeAndRestore) {
+  Paths paths = Paths::under(world->root + "/img");
+  image::BuildOptions opt;
+  opt.profile = "minimal";
+  auto built = image::build_image(world->runner, paths, opt);
+  ASSERT_THAT(built, IsOk());
+  std::string overlay = world->root + "/img/t1.ovl.ext4";
+  ASSERT_THAT(image::create_overlay(world->runner, overlay, 256), IsOk());
+  std::string hostkey = world->root + "/img/hostkey";
+  ASSERT_THAT(world->runner.run_checked({"dropbearkey", "-t", "ed25519", "-f", hostkey}), IsOk());
+  image::ConfigDisk cfg;
+  cfg.hostname = "t1";
+  cfg.agent_token = kAgentToken;
+  cfg.gateway_token = "vmm-e2e-gateway-token";
+  cfg.address = kGuestIp;
+  cfg.gateway = kHostIp;
+  cfg.ssh_host_key = fs::read_file(hostkey).value_or("");
+  cfg.host_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  std::string cfg_path = world->root + "/img/t1.config.img";
+  ASSERT_THAT(image::write_config_disk(cfg_path, cfg), IsOk());
+
+  VmSpec spec = make_spec("img");
+  spec.kernel = built->dir + "/vmlinux";
+  spec.initramfs = built->dir + "/initramfs.cpio";
+  spec.cmdline = "console=ttyS0 reboot=k panic=1 quiet";
+  RateLimiter disk_limit{TokenBucket{52428800, 0, 1000}, TokenBucket{5000, 0, 1000}};
+  spec.drives = {{cfg_path, true, std::nullopt},
+                 {built->dir + "/rootfs.ext4", true, disk_limit},
+                 {overlay, false, disk_limit}};
+  auto vm = world->driver->start(spec);
+  ASSERT_THAT(vm, IsOk());
+  ASSERT_THAT(
+      vmm::testing::wait_for_file_text(spec.console_log_path, "lobster-init: ready", 300000),
+      IsOk())
+      << fs::read_file(spec.console_log_path).value_or("");
+  std::string reply = agent_ping_until(60000);
+  EXPECT_NE(reply.find("PONG"), std::string::npos) << reply;
+
+  ASSERT_THAT((*vm)->pause(), IsOk());
+  EXPECT_EQ(agent_ping(53, 3000), "");
+  ASSERT_THAT((*vm)->resume(), IsOk());
+  EXPECT_NE(agent_ping_until(60000).find("PONG"), std::string::npos);
+
+  std::string dir = world->root + "/snapshots/img";
+  ASSERT_THAT((*vm)->snapshot(dir), IsOk());
+  pid_t old_pid = (*vm)->identity().pid;
+  ASSERT_THAT((*vm)->stop(0), IsOk());
+  expect_gone(spec, old_pid);
+  EXPECT_EQ(agent_ping(53, 2000), "");
+  auto restored = world->driver->restore(dir, spec);
+  ASSERT_THAT(restored, IsOk());
+  EXPECT_NE(agent_ping_until(60000).find("PONG"), std::string::npos);
+  pid_t pid = (*restored)->identity().pid;
+  ASSERT_THAT((*restored)->stop(2000), IsOk());
+  expect_gone(spec, pid);
 }
 
 }  // namespace
