@@ -85,6 +85,7 @@ Result<std::string> debian_tarball(process::ProcessRunner& runner, const RootfsI
   progress("rootfs: mmdebstrap --variant=minbase " + std::string(kSuite));
   std::vector<std::string> argv = {"mmdebstrap",
                                    "--variant=minbase",
+                                   "--format=tar",
                                    "--quiet",
                                    std::string("--include=") + kIncludes,
                                    "--dpkgopt=path-exclude=/usr/share/man/*",
