@@ -134,6 +134,26 @@ class QemuVmTest : public ::testing::Test {
     ASSERT_NE(world, nullptr);
   }
 
+  // A failed assertion must not leak a VM: every started VM is recorded and TearDown stops
+  // what is still running (through attach, so the handle's lifetime does not matter).
+  void TearDown() override {
+    for (const auto& [spec, id] : started_) {
+      auto alive = identity_matches(id);
+      if (alive && *alive) {
+        if (auto vm = world->driver->attach(spec, id))
+          (void)(*vm)->stop(0);
+      }
+      (void)world->cgroups->remove(spec.id, 5000);
+    }
+  }
+
+  void track(const VmSpec& spec, const Result<std::unique_ptr<Vm>>& vm) {
+    if (vm)
+      started_.emplace_back(spec, (*vm)->identity());
+  }
+
+  std::vector<std::pair<VmSpec, ProcessIdentity>> started_;
+
   VmSpec make_spec(const std::string& id, int64_t mem_mib = 256) {
     VmSpec s;
     s.id = id;
@@ -235,6 +255,7 @@ std::string random_token() {
 TEST_F(QemuVmTest, BootsJailedPausesResumesAndStopsClean) {
   VmSpec spec = make_spec("boot");
   auto vm = world->driver->start(spec);
+  track(spec, vm);
   ASSERT_THAT(vm, IsOk());
   pid_t pid = (*vm)->identity().pid;
   auto con = Console::connect(spec.console_socket_for_test, 10000);
@@ -291,6 +312,7 @@ TEST_F(QemuVmTest, BootsJailedPausesResumesAndStopsClean) {
 TEST_F(QemuVmTest, SnapshotRestoreKeepsGuestMemory) {
   VmSpec spec = make_spec("snap");
   auto vm = world->driver->start(spec);
+  track(spec, vm);
   ASSERT_THAT(vm, IsOk());
   auto con = Console::connect(spec.console_socket_for_test, 10000);
   ASSERT_THAT(con, IsOk());
@@ -318,6 +340,7 @@ TEST_F(QemuVmTest, SnapshotRestoreKeepsGuestMemory) {
   expect_gone(spec, old_pid);
 
   auto restored = world->driver->restore(dir, spec);
+  track(spec, restored);
   ASSERT_THAT(restored, IsOk());
   EXPECT_EQ(*(*restored)->state(), VmState::kRunning);
   auto con2 = Console::connect(spec.console_socket_for_test, 10000);
@@ -364,6 +387,7 @@ TEST_F(QemuVmTest, SurvivesDaemonDeathAndReattaches) {
   char exe[512] = {};
   ASSERT_EQ(std::sscanf(line.c_str(), "%d %lu %511s", &id.pid, &id.start_time, exe), 3) << line;
   id.exe = exe;
+  started_.emplace_back(spec, id);
 
   // The VMM outlived its daemon.
   EXPECT_EQ(::kill(id.pid, 0), 0);
@@ -423,6 +447,7 @@ TEST_F(QemuVmTest, MinimalImageAgentFollowsPauseResumeAndRestore) {
                  {built->dir + "/rootfs.ext4", true, disk_limit},
                  {overlay, false, disk_limit}};
   auto vm = world->driver->start(spec);
+  track(spec, vm);
   ASSERT_THAT(vm, IsOk());
   ASSERT_THAT(
       vmm::testing::wait_for_file_text(spec.console_log_path, "lobster-init: ready", 300000),
@@ -443,6 +468,7 @@ TEST_F(QemuVmTest, MinimalImageAgentFollowsPauseResumeAndRestore) {
   expect_gone(spec, old_pid);
   EXPECT_EQ(agent_ping(53, 2000), "");
   auto restored = world->driver->restore(dir, spec);
+  track(spec, restored);
   ASSERT_THAT(restored, IsOk());
   EXPECT_NE(agent_ping_until(60000).find("PONG"), std::string::npos);
   pid_t pid = (*restored)->identity().pid;
