@@ -113,6 +113,13 @@ TEST_F(ServerTest, SlowHandlerDoesNotBlockOtherRequests) {
   EXPECT_EQ((*slow)["slow"], true);
 }
 
+TEST(ServerCreateTest, OverlongSocketPathIsRefused) {
+  Router router;
+  auto server = ApiServer::create(router, {.socket_path = "/tmp/" + std::string(120, 'x')});
+  ASSERT_THAT(server, HasError(ErrorCode::kValidationFailed));
+  EXPECT_THAT(server.error().hint, ::testing::HasSubstr("--root"));
+}
+
 TEST_F(ServerTest, SocketIsGroupOnly) {
   struct stat st {};
   ASSERT_EQ(::stat(socket_.c_str(), &st), 0);

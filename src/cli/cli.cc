@@ -106,7 +106,13 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     out << app.help();
     return static_cast<int>(ExitCode::kUsage);
   }
-  Status status = (*action)(ctx);
+  Status status = ok();
+  try {
+    status = (*action)(ctx);
+  } catch (const std::exception& e) {
+    // Third-party code (JSON access on a daemon reply, CLI11) must not end in std::terminate.
+    status = make_error(ErrorCode::kInternal, "unexpected failure: {}", e.what());
+  }
   if (status)
     return 0;
   print_error(ctx, status.error());
