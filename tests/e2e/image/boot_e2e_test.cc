@@ -237,6 +237,14 @@ TEST_F(MinimalImageBoot, BuildsBootsAnswersAndDetectsCorruption) {
   auto again = build_image(runner_, paths, opt);
   ASSERT_THAT(again, IsOk());
   EXPECT_FALSE(again->rebuilt);
+  // --force rebuilds and swaps the new image in place of the intact one.
+  opt.force = true;
+  auto forced = build_image(runner_, paths, opt);
+  ASSERT_THAT(forced, IsOk());
+  EXPECT_TRUE(forced->rebuilt);
+  EXPECT_NE(forced->manifest.built_at, "");
+  ASSERT_THAT(verifier.verify("minimal"), IsOk());
+  built = std::move(forced);
 
   // Per-tenant disks.
   const std::string overlay = root_ + "/t1.ovl.ext4";

@@ -54,6 +54,18 @@ TEST(OpenclawImage, BuildsWithPinnedVersionsAndNoPackageManagers) {
   ImageVerifier verifier(paths.images_dir());
   ASSERT_THAT(verifier.verify("openclaw"), IsOk());
 
+  // A forced rebuild reuses the cached Debian tarball, Node and openclaw install.
+  opt.force = true;
+  const auto restart = std::chrono::steady_clock::now();
+  auto rebuilt = build_image(runner, paths, opt);
+  ASSERT_THAT(rebuilt, IsOk());
+  EXPECT_TRUE(rebuilt->rebuilt);
+  std::printf("openclaw image rebuild with warm cache: %lld s\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                         std::chrono::steady_clock::now() - restart)
+                                         .count()));
+  ASSERT_THAT(verifier.verify("openclaw"), IsOk());
+
   // Look inside the ext4 image without mounting it.
   const std::string image = built->dir + "/rootfs.ext4";
   auto cat = [&](const std::string& path) {
