@@ -134,7 +134,7 @@ KvmProbe probe_kvm(const std::string& device, int timeout_ms) {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == kProbeOk) {
     result.usable = true;
-    result.detail = "a probe VM ran (KVM_RUN reached HLT)";
+    result.detail = "a probe vCPU ran to HLT (booting a full guest is verified by the VMM driver)";
   } else if (WIFSIGNALED(status)) {
     result.detail = WTERMSIG(status) == SIGALRM
                         ? "the probe VM did not halt within the timeout"
