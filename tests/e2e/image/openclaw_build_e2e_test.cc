@@ -88,7 +88,12 @@ TEST(OpenclawImage, BuildsWithPinnedVersionsAndNoPackageManagers) {
                            "/usr/bin/cc", "/opt/openclaw/node_modules/node-llama-cpp"}) {
     EXPECT_FALSE(exists(gone)) << gone;
   }
-  (void)fs::remove_tree(root);
+  // LOBSTER_E2E_KEEP=1 keeps the image (and the download cache) for inspection or boot tests.
+  if (std::getenv("LOBSTER_E2E_KEEP") == nullptr) {
+    (void)fs::remove_tree(root);
+  } else {
+    std::printf("kept %s\n", root.c_str());
+  }
 }
 
 }  // namespace
