@@ -3,12 +3,24 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 
 #include "api/context.h"
 #include "cli/commands.h"
 
 namespace lobster::cli {
+
+Paths CliContext::paths() const {
+  Paths p = Paths::resolve(root_flag);
+  if (!p.root.empty() && p.root.front() != '/') {
+    std::error_code ec;
+    std::filesystem::path absolute = std::filesystem::absolute(p.root, ec);
+    if (!ec)
+      p = Paths::under(absolute.lexically_normal().string());
+  }
+  return p;
+}
 
 void CliContext::print(const nlohmann::json& json_value, const std::string& human) const {
   if (json) {

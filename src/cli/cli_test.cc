@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -84,6 +85,12 @@ TEST(CliTest, StatusWithoutDaemonSaysHowToStartIt) {
   EXPECT_EQ(body["error"]["code"], "DAEMON_NOT_RUNNING");
   EXPECT_THAT(body["error"]["message"].get<std::string>(), HasSubstr(tmp.path()));
   EXPECT_FALSE(body["error"]["hint"].get<std::string>().empty());
+}
+
+TEST(CliTest, RelativeRootIsMadeAbsolute) {
+  CliRun r = run({"--json", "--root", "rel/root", "status"});
+  std::string cwd = std::filesystem::current_path().string();
+  EXPECT_THAT(r.out, HasSubstr(cwd + "/rel/root/run/api.sock"));
 }
 
 TEST(CliTest, RootComesFromTheEnvironmentToo) {

@@ -36,7 +36,9 @@ struct CliContext {
   std::istream* in = nullptr;
   bool interactive = false;  // stdin is a terminal (prompts allowed)
 
-  Paths paths() const { return Paths::resolve(root_flag); }
+  // The state root's layout. A relative --root (or LOBSTERD_ROOT) is made absolute, because
+  // the detached daemon changes its directory to /.
+  Paths paths() const;
   api::ApiClient client(int timeout_ms = 30'000) const {
     return api::ApiClient(paths().api_socket(), timeout_ms);
   }
