@@ -12,10 +12,12 @@
 #include "api/server.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "daemon/layout.h"
 #include "daemon/pid_file.h"
 #include "daemon/preflight.h"
+#include "daemon/tenant_runtime.h"
 #include "store/sqlite_store.h"
 
 namespace lobster::daemon {
@@ -70,6 +72,15 @@ class ReadyReporter {
     std::move(lob_report_result_).value();                           \
   })
 
+// True once `pid` is gone or a zombie (a detached daemon's new parent may reap it late).
+bool process_exited(pid_t pid) {
+  auto stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat)
+    return true;
+  size_t paren = stat->rfind(')');
+  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z';
+}
+
 }  // namespace
 
 Status run_foreground(const Paths& paths, const DaemonOptions& options) {
@@ -93,6 +104,21 @@ Status run_foreground(const Paths& paths, const DaemonOptions& options) {
   ctx.started_monotonic_ms = clock.monotonic_ms();
   // Preflight forks the KVM probe, so it runs before the server exists.
   ctx.preflight = preflight_to_json(run_preflight(real_preflight_env(), ctx.config));
+
+  // Tenant machinery. A host that cannot run tenants (no iptables, no TUN, ...) still serves
+  // status; tenant endpoints then answer with the reason.
+  std::unique_ptr<TenantRuntime> tenants;
+  if (auto rt = TenantRuntime::create(paths, ctx.config, *store); rt) {
+    tenants = std::move(*rt);
+    ctx.tenants = &tenants->service();
+    // Finish or undo what a previous daemon left half-done, rebuild rules and routes.
+    if (Status s = tenants->reconcile(); !s) {
+      log::error("daemon.reconcile_failed", {{"error", s.error().to_string()}});
+    }
+  } else {
+    ctx.tenants_unavailable = rt.error();
+    log::error("daemon.tenants_unavailable", {{"error", rt.error().to_string()}});
+  }
 
   api::Router router;
   api::register_all(router, ctx);
@@ -119,8 +145,10 @@ Status stop_daemon(const Paths& paths, int timeout_ms) {
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
+    // The daemon removes its pid file just before it exits; wait for the exit itself too, so
+    // callers (uninit) never race its last steps.
     auto still = LOB_TRY(running_daemon(paths));
-    if (!still)
+    if (!still && (*pid <= 0 || process_exited(*pid)))
       return ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
