@@ -55,22 +55,6 @@ struct World {
 };
 World* world = nullptr;
 
-Status make_tap(const std::string& name, uint32_t uid) {
-  UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-  if (!fd)
-    return errno_error(ErrorCode::kTapCreateFailed, "open tun");
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-  // Kernel ABI: TUNSETIFF/TUNSETOWNER/TUNSETPERSIST take an ifreq / integer values.
-  if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0 ||
-      ::ioctl(fd.get(), TUNSETOWNER, static_cast<unsigned long>(uid)) != 0 ||
-      ::ioctl(fd.get(), TUNSETPERSIST, 1UL) != 0) {
-    return errno_error(ErrorCode::kTapCreateFailed, "create TAP " + name);
-  }
-  return ok();
-}
-
 class QemuVmTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -90,7 +74,7 @@ class QemuVmTest : public ::testing::Test {
     world->host_ns.reset(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
     UniqueFd ns(::open(("/var/run/netns/" + world->netns).c_str(), O_RDONLY | O_CLOEXEC));
     ASSERT_EQ(::setns(ns.get(), CLONE_NEWNET), 0) << std::strerror(errno);
-    ASSERT_THAT(make_tap(kTap, kTenantUid), IsOk());
+    ASSERT_THAT(vmm::testing::make_tap(kTap, kTenantUid), IsOk());
     ASSERT_THAT(world->runner.run_checked({"ip", "link", "set", "lo", "up"}), IsOk());
     ASSERT_THAT(
         world->runner.run_checked({"ip", "addr", "add", std::string(kHostIp) + "/30", "dev", kTap}),
@@ -189,62 +173,13 @@ class QemuVmTest : public ::testing::Test {
   }
 };
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// One health-ping to the guest agent; the whole reply, or "" if none within `timeout_ms`.
 std::string agent_ping(int port, int64_t timeout_ms) {
-  int64_t deadline = now_ms() + timeout_ms;
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, kGuestIp, &addr.sin_addr);
-  // Kernel ABI: sockaddr_in is the AF_INET form of sockaddr.
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 &&
-      errno != EINPROGRESS) {
-    return "";
-  }
-  pollfd p{fd.get(), POLLOUT, 0};
-  if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(deadline - now_ms(), 1))) != 1)
-    return "";
-  int err = 0;
-  socklen_t len = sizeof(err);
-  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0)
-    return "";
-  std::string line = nlohmann::json{{"type", "health-ping"}, {"token", kAgentToken}}.dump() + "\n";
-  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(line.size())) {
-    return "";
-  }
-  std::string reply;
-  while (now_ms() < deadline) {
-    p = {fd.get(), POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(deadline - now_ms(), 1))) != 1)
-      continue;
-    char buf[4096];
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n <= 0)
-      break;
-    reply.append(buf, static_cast<size_t>(n));
-  }
-  return reply;
+  return vmm::testing::agent_ping(kGuestIp, port, kAgentToken, timeout_ms);
 }
 
 // Retries the ping until the agent answers (it may still be starting) or `timeout_ms` passes.
 std::string agent_ping_until(int64_t timeout_ms) {
-  int64_t deadline = now_ms() + timeout_ms;
-  std::string reply;
-  while (reply.empty() && now_ms() < deadline) {
-    reply = agent_ping(53, 10000);
-    if (reply.empty())
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return reply;
+  return vmm::testing::agent_ping_until(kGuestIp, 53, kAgentToken, timeout_ms);
 }
 
 std::string random_token() {
@@ -416,36 +351,14 @@ TEST_F(QemuVmTest, SurvivesDaemonDeathAndReattaches) {
 // lobster-init) boots under the driver and its agent answers over the TAP; paused it does
 // not, resumed it does; a snapshot restores to an answering agent; stop leaves nothing.
 TEST_F(QemuVmTest, MinimalImageAgentFollowsPauseResumeAndRestore) {
-  Paths paths = Paths::under(world->root + "/img");
-  image::BuildOptions opt;
-  opt.profile = "minimal";
-  auto built = image::build_image(world->runner, paths, opt);
-  ASSERT_THAT(built, IsOk());
-  std::string overlay = world->root + "/img/t1.ovl.ext4";
-  ASSERT_THAT(image::create_overlay(world->runner, overlay, 256), IsOk());
-  std::string hostkey = world->root + "/img/hostkey";
-  ASSERT_THAT(world->runner.run_checked({"dropbearkey", "-t", "ed25519", "-f", hostkey}), IsOk());
-  image::ConfigDisk cfg;
-  cfg.hostname = "t1";
-  cfg.agent_token = kAgentToken;
-  cfg.gateway_token = "vmm-e2e-gateway-token";
-  cfg.address = kGuestIp;
-  cfg.gateway = kHostIp;
-  cfg.ssh_host_key = fs::read_file(hostkey).value_or("");
-  cfg.host_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-  std::string cfg_path = world->root + "/img/t1.config.img";
-  ASSERT_THAT(image::write_config_disk(cfg_path, cfg), IsOk());
-
+  auto guest = vmm::testing::prepare_minimal_guest(world->runner, world->root + "/img", kAgentToken,
+                                                   kGuestIp, kHostIp);
+  ASSERT_THAT(guest, IsOk());
   VmSpec spec = make_spec("img");
-  spec.kernel = built->dir + "/vmlinux";
-  spec.initramfs = built->dir + "/initramfs.cpio";
-  spec.cmdline = "console=ttyS0 reboot=k panic=1 quiet";
-  RateLimiter disk_limit{TokenBucket{52428800, 0, 1000}, TokenBucket{5000, 0, 1000}};
-  spec.drives = {{cfg_path, true, std::nullopt},
-                 {built->dir + "/rootfs.ext4", true, disk_limit},
-                 {overlay, false, disk_limit}};
+  spec.kernel = guest->kernel;
+  spec.initramfs = guest->initramfs;
+  spec.cmdline = guest->cmdline;
+  spec.drives = guest->drives;
   auto vm = world->driver->start(spec);
   track(spec, vm);
   ASSERT_THAT(vm, IsOk());

@@ -1,6 +1,12 @@
 #include "tiny_guest.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -8,11 +14,15 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/fs.h"
 #include "host/process/process.h"
+#include "image/builder.h"
+#include "image/config_disk.h"
 #include "image/kernel.h"
+#include "image/overlay.h"
 
 namespace lobster::vmm::testing {
 namespace {
@@ -127,6 +137,113 @@ Status wait_for_file_text(const std::string& path, const std::string& needle, in
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+Status make_tap(const std::string& name, uint32_t uid) {
+  UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+  if (!fd)
+    return errno_error(ErrorCode::kTapCreateFailed, "open tun");
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  // Kernel ABI: TUNSETIFF/TUNSETOWNER/TUNSETPERSIST take an ifreq / integer values.
+  if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0 ||
+      ::ioctl(fd.get(), TUNSETOWNER, static_cast<unsigned long>(uid)) != 0 ||
+      ::ioctl(fd.get(), TUNSETPERSIST, 1UL) != 0) {
+    return errno_error(ErrorCode::kTapCreateFailed, "create TAP " + name);
+  }
+  return ok();
+}
+
+Result<MinimalGuest> prepare_minimal_guest(process::ProcessRunner& runner, const std::string& dir,
+                                           const std::string& agent_token,
+                                           const std::string& guest_ip,
+                                           const std::string& host_ip) {
+  Paths paths = Paths::under(dir);
+  image::BuildOptions opt;
+  opt.profile = "minimal";
+  auto built = LOB_TRY(image::build_image(runner, paths, opt));
+  std::string overlay = dir + "/t1.ovl.ext4";
+  if (!fs::exists(overlay))
+    LOB_TRY(image::create_overlay(runner, overlay, 256));
+  std::string hostkey = dir + "/hostkey";
+  if (!fs::exists(hostkey)) {
+    LOB_TRY(runner.run_checked({"dropbearkey", "-t", "ed25519", "-f", hostkey}));
+  }
+  image::ConfigDisk cfg;
+  cfg.hostname = "t1";
+  cfg.agent_token = agent_token;
+  cfg.gateway_token = "vmm-test-gateway-token";
+  cfg.address = guest_ip;
+  cfg.gateway = host_ip;
+  cfg.ssh_host_key = LOB_TRY(fs::read_file(hostkey));
+  cfg.host_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  std::string cfg_path = dir + "/t1.config.img";
+  LOB_TRY(image::write_config_disk(cfg_path, cfg));
+  MinimalGuest g;
+  g.kernel = built.dir + "/vmlinux";
+  g.initramfs = built.dir + "/initramfs.cpio";
+  g.cmdline = "console=ttyS0 reboot=k panic=1 quiet";
+  RateLimiter disk_limit{TokenBucket{52428800, 0, 1000}, TokenBucket{5000, 0, 1000}};
+  g.drives = {{cfg_path, true, std::nullopt},
+              {built.dir + "/rootfs.ext4", true, disk_limit},
+              {overlay, false, disk_limit}};
+  return g;
+}
+
+std::string agent_ping(const std::string& ip, int port, const std::string& token,
+                       int64_t timeout_ms) {
+  int64_t deadline = now_ms() + timeout_ms;
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+  // Kernel ABI: sockaddr_in is the AF_INET form of sockaddr.
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 &&
+      errno != EINPROGRESS) {
+    return "";
+  }
+  auto left = [&] { return static_cast<int>(std::max<int64_t>(deadline - now_ms(), 1)); };
+  pollfd p{fd.get(), POLLOUT, 0};
+  if (::poll(&p, 1, left()) != 1)
+    return "";
+  int err = 0;
+  socklen_t len = sizeof(err);
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0)
+    return "";
+  std::string line = nlohmann::json{{"type", "health-ping"}, {"token", token}}.dump() + "\n";
+  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(line.size())) {
+    return "";
+  }
+  std::string reply;
+  while (now_ms() < deadline) {
+    p = {fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, left()) != 1)
+      continue;
+    char buf[4096];
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n <= 0)
+      break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  return reply;
+}
+
+std::string agent_ping_until(const std::string& ip, int port, const std::string& token,
+                             int64_t timeout_ms) {
+  int64_t deadline = now_ms() + timeout_ms;
+  std::string reply;
+  while (reply.empty() && now_ms() < deadline) {
+    reply = agent_ping(ip, port, token, std::min<int64_t>(10000, deadline - now_ms() + 1));
+    if (reply.empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return reply;
 }
 
 }  // namespace lobster::vmm::testing

@@ -6,9 +6,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/unique_fd.h"
+#include "host/process/process.h"
+#include "vmm/vmm.h"
 
 namespace lobster::vmm::testing {
 
@@ -41,5 +44,27 @@ class Console {
 
 // Waits until `path` (a console log file) contains `needle`. kExecTimeout otherwise.
 Status wait_for_file_text(const std::string& path, const std::string& needle, int64_t timeout_ms);
+
+// A persistent TAP owned by `uid` in the current network namespace (as host/net makes them).
+Status make_tap(const std::string& name, uint32_t uid);
+
+// The minimal image profile (image::build_image into <dir>/lib/images, guest binaries from the
+// build tree) plus a 256 MiB overlay and a config disk for one tenant at `guest_ip`.
+struct MinimalGuest {
+  std::string kernel;
+  std::string initramfs;
+  std::string cmdline;
+  std::vector<Drive> drives;  // config (ro), rootfs (ro, rate-limited), overlay (rw)
+};
+Result<MinimalGuest> prepare_minimal_guest(process::ProcessRunner& runner, const std::string& dir,
+                                           const std::string& agent_token,
+                                           const std::string& guest_ip, const std::string& host_ip);
+
+// One agent health-ping; the whole reply, or "" if none within `timeout_ms`.
+std::string agent_ping(const std::string& ip, int port, const std::string& token,
+                       int64_t timeout_ms);
+// Retries agent_ping until it answers or `timeout_ms` passes.
+std::string agent_ping_until(const std::string& ip, int port, const std::string& token,
+                             int64_t timeout_ms);
 
 }  // namespace lobster::vmm::testing
