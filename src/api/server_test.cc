@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -46,6 +47,7 @@ class ServerTest : public ::testing::Test {
       return Response{200, r.body};
     });
     router_.add("GET", "/v1/slow", [this](const Request&) -> Result<Response> {
+      entered_ = true;
       release_.wait();
       return Response{200, {{"slow", true}}};
     });
@@ -75,6 +77,7 @@ class ServerTest : public ::testing::Test {
   std::promise<void> promise_;
   std::shared_future<void> release_ = promise_.get_future().share();
   bool released_ = false;
+  std::atomic<bool> entered_ = false;
 };
 
 TEST_F(ServerTest, HealthAndStatus) {
@@ -118,6 +121,26 @@ TEST(ServerCreateTest, OverlongSocketPathIsRefused) {
   auto server = ApiServer::create(router, {.socket_path = "/tmp/" + std::string(120, 'x')});
   ASSERT_THAT(server, HasError(ErrorCode::kValidationFailed));
   EXPECT_THAT(server.error().hint, ::testing::HasSubstr("--root"));
+}
+
+TEST_F(ServerTest, StopRefusesNewClientsButFinishesInFlightRequests) {
+  Result<nlohmann::json> slow = make_error(ErrorCode::kInternal, "not run");
+  std::thread caller([&] { slow = ApiClient(socket_, 10'000).get("/v1/slow"); });
+  for (int i = 0; i < 5000 && !entered_; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(entered_);
+  server_->stop();
+  for (int i = 0; i < 5000 && fs::exists(socket_); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_THAT(ApiClient(socket_).get("/v1/health"), HasError(ErrorCode::kDaemonNotRunning));
+  promise_.set_value();
+  released_ = true;
+  caller.join();
+  ASSERT_THAT(slow, IsOk());
+  EXPECT_EQ((*slow)["slow"], true);
+  thread_.join();
 }
 
 TEST_F(ServerTest, SocketIsGroupOnly) {
