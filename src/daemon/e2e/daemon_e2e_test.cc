@@ -80,6 +80,10 @@ TEST_F(DaemonE2eTest, PeerOutsideGroupGets403) {
   ASSERT_TRUE(group.has_value()) << "init creates group lobsterd";
   // Open the file-system fences so the peer-credential check is what decides.
   ASSERT_EQ(::chmod(root_.c_str(), 0755), 0);
+  // First fence: the 0660 socket itself refuses the connection; the client says why.
+  std::string refused = status_as_nobody({});
+  EXPECT_THAT(refused, ::testing::StartsWith("error PERMISSION_DENIED"));
+  EXPECT_THAT(refused, HasSubstr("group lobsterd"));
   ASSERT_EQ(::chmod(socket().c_str(), 0666), 0);
   EXPECT_EQ(status_as_nobody({}), "403 PERMISSION_DENIED");
   EXPECT_EQ(status_as_nobody({*group}), "200 -");  // a group member is served
