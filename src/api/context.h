@@ -11,6 +11,10 @@
 #include "core/paths.h"
 #include "store/store.h"
 
+namespace lobster::tenant {
+class TenantService;
+}
+
 namespace lobster::api {
 
 struct ApiContext {
@@ -22,6 +26,9 @@ struct ApiContext {
   int64_t started_ms = 0;                              // wall clock at daemon start
   int64_t started_monotonic_ms = 0;                    // monotonic clock at daemon start
   nlohmann::json preflight = nlohmann::json::array();  // daemon::preflight_to_json at start
+  // Tenant operations; null when the host cannot run tenants (tenants_unavailable says why).
+  tenant::TenantService* tenants = nullptr;
+  Error tenants_unavailable;
 };
 
 // The lobsterd version string ("0.1.0"), shared by the CLI and the status endpoint.

@@ -12,8 +12,13 @@
 
 namespace lobster::api {
 
-void register_health(Router& router, ApiContext& ctx);  // GET /v1/health
-void register_status(Router& router, ApiContext& ctx);  // GET /v1/status
+void register_health(Router& router, ApiContext& ctx);       // GET /v1/health
+void register_status(Router& router, ApiContext& ctx);       // GET /v1/status
+void register_tenants(Router& router, ApiContext& ctx);      // /v1/tenants[/{name}[/...]]
+void register_tenant_data(Router& router, ApiContext& ctx);  // snap, snap verify, logs
+
+// The tenant service, or the reason this host cannot run tenants.
+Result<tenant::TenantService*> service(ApiContext& ctx);
 
 // Registers every endpoint above.
 void register_all(Router& router, ApiContext& ctx);

@@ -1,24 +1,94 @@
-// `lobsterd demo`: the README's first command. For now: init with defaults (-y semantics),
-// then status. FIXME(#7): spawn the `demo` tenant (openclaw profile) and print its URL,
-// token and a curl line once tenant spawning lands.
+// `lobsterd demo`: the README's first command. Initializes the host with defaults, builds the
+// openclaw image if needed, spawns the tenant `demo` running a real OpenClaw gateway, waits
+// until the gateway answers through Caddy (about two minutes under TCG) and prints its URL,
+// token and a curl line that works from this host.
+#include <chrono>
+#include <thread>
+
 #include "cli/commands.h"
 #include "cli/init_flow.h"
+#include "host/process/process.h"
 
 namespace lobster::cli {
 
+Result<nlohmann::json> build_image_cmd(const CliContext& ctx, const std::string& profile,
+                                       bool force);
+Result<nlohmann::json> with_progress(const CliContext& ctx, const std::string& name,
+                                     const std::function<Result<nlohmann::json>()>& call);
+
+namespace {
+
+constexpr const char* kDemo = "demo";
+
+std::vector<std::string> curl_argv(const std::string& host, const std::string& ca) {
+  return {"curl",     "-sS",       "--max-time",
+          "10",       "--resolve", host + ":443:127.0.0.1",
+          "--cacert", ca,          "https://" + host + "/health"};
+}
+
+}  // namespace
+
 void register_demo(CommandHost& host) {
-  host.add("demo", "Initialize this host with defaults and show its status",
-           [](CliContext& ctx) -> Status {
-             nlohmann::json init = LOB_TRY(init_host(ctx, InitRequest{}));
-             nlohmann::json status = LOB_TRY(ctx.client().get("/v1/status"));
-             const char* note =
-                 "Tenant spawning is not available in this build yet; once it lands, "
-                 "`lobsterd demo` spawns an OpenClaw tenant and prints how to reach it.";
-             ctx.print({{"init", init}, {"status", status}, {"note", note}},
-                       fmt::format("lobsterd is running (pid {}, domain {}).\n{}",
-                                   status.value("pid", 0), status.value("domain", "?"), note));
-             return ok();
-           });
+  host.add(
+      "demo", "Set up this host and spawn an OpenClaw tenant `demo` you can reach",
+      [](CliContext& ctx) -> Status {
+        ctx.progress("[1/4] Initializing the host...");
+        LOB_TRY(init_host(ctx, InitRequest{}));
+        ctx.progress("[2/4] Building the openclaw guest image (first run: a few minutes)...");
+        LOB_TRY(build_image_cmd(ctx, "openclaw", false));
+        api::ApiClient client = ctx.client(30 * 60 * 1000);
+        auto existing = client.get(std::string("/v1/tenants/") + kDemo);
+        if (existing && existing->value("status", "") == "suspended") {
+          LOB_TRY(client.post(std::string("/v1/tenants/") + kDemo + "/resume", nullptr));
+        } else if (!existing) {
+          if (existing.error().code != ErrorCode::kTenantNotFound)
+            return make_error(existing.error());
+          ctx.progress("[3/4] Spawning tenant \"demo\" (OpenClaw in its own microVM)...");
+          LOB_TRY(with_progress(ctx, kDemo, [&] {
+            return client.post("/v1/tenants", {{"name", kDemo}, {"profile", "openclaw"}});
+          }));
+        }
+        nlohmann::json t = LOB_TRY(client.get(std::string("/v1/tenants/") + kDemo));
+        nlohmann::json token = LOB_TRY(client.get(std::string("/v1/tenants/") + kDemo + "/token"));
+        nlohmann::json status = LOB_TRY(client.get("/v1/status"));
+        std::string domain = status.value("domain", "lobster.localhost");
+        std::string host_name = std::string(kDemo) + "." + domain;
+        std::string ca = ctx.paths().caddy_dir() + "/data/pki/authorities/local/root.crt";
+        ctx.progress(
+            "[4/4] Waiting for the OpenClaw gateway to answer through Caddy (~2 min "
+            "under software emulation)...");
+        process::PosixProcessRunner runner;
+        bool up = false;
+        auto start = std::chrono::steady_clock::now();
+        while (!up && std::chrono::steady_clock::now() - start < std::chrono::minutes(8)) {
+          auto r = runner.run(curl_argv(host_name, ca), {.timeout_ms = 15'000});
+          up = r && r->exit_code == 0 && !r->out.empty() && r->out.find("502") == std::string::npos;
+          if (!up) {
+            auto waited = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+            if (waited % 15 < 5)
+              ctx.progress(fmt::format("  still booting ({} s)", waited));
+            std::this_thread::sleep_for(std::chrono::seconds(5));
+          }
+        }
+        if (!up) {
+          return with_hint(
+              Error{ErrorCode::kExecTimeout, "the demo gateway did not answer within 8 minutes"},
+              "see `lobsterd logs demo` and `lobsterd tank`");
+        }
+        std::string curl_line =
+            fmt::format("curl --resolve {}:443:127.0.0.1 --cacert {} https://{}/health", host_name,
+                        ca, host_name);
+        ctx.print({{"tenant", t},
+                   {"url", "https://" + host_name},
+                   {"token", token.value("token", "")},
+                   {"curl", curl_line}},
+                  fmt::format("OpenClaw tenant \"demo\" is up.\n  URL:   https://{}\n  Token: {}\n"
+                              "  Try:   {}\n  Shell: lobsterd exec demo",
+                              host_name, token.value("token", ""), curl_line));
+        return ok();
+      });
 }
 
 }  // namespace lobster::cli

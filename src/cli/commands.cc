@@ -8,6 +8,12 @@ void register_all(CommandHost& host) {
   register_uninit(host);
   register_daemon(host);
   register_demo(host);
+  register_spawn(host);
+  register_tenant_ops(host);
+  register_snap(host);
+  register_logs(host);
+  register_exec(host);
+  register_image(host);
 }
 
 }  // namespace lobster::cli

@@ -13,6 +13,12 @@ void register_status(CommandHost& host);
 void register_uninit(CommandHost& host);
 void register_daemon(CommandHost& host);
 void register_demo(CommandHost& host);
+void register_spawn(CommandHost& host);
+void register_tenant_ops(CommandHost& host);  // evict, suspend, resume, token, tank
+void register_snap(CommandHost& host);
+void register_logs(CommandHost& host);
+void register_exec(CommandHost& host);
+void register_image(CommandHost& host);
 
 void register_all(CommandHost& host);
 

@@ -17,6 +17,7 @@
 #include "daemon/layout.h"
 #include "daemon/pid_file.h"
 #include "daemon/preflight.h"
+#include "daemon/tenant_runtime.h"
 #include "store/sqlite_store.h"
 
 namespace lobster::daemon {
@@ -103,6 +104,21 @@ Status run_foreground(const Paths& paths, const DaemonOptions& options) {
   ctx.started_monotonic_ms = clock.monotonic_ms();
   // Preflight forks the KVM probe, so it runs before the server exists.
   ctx.preflight = preflight_to_json(run_preflight(real_preflight_env(), ctx.config));
+
+  // Tenant machinery. A host that cannot run tenants (no iptables, no TUN, ...) still serves
+  // status; tenant endpoints then answer with the reason.
+  std::unique_ptr<TenantRuntime> tenants;
+  if (auto rt = TenantRuntime::create(paths, ctx.config, *store); rt) {
+    tenants = std::move(*rt);
+    ctx.tenants = &tenants->service();
+    // Finish or undo what a previous daemon left half-done, rebuild rules and routes.
+    if (Status s = tenants->reconcile(); !s) {
+      log::error("daemon.reconcile_failed", {{"error", s.error().to_string()}});
+    }
+  } else {
+    ctx.tenants_unavailable = rt.error();
+    log::error("daemon.tenants_unavailable", {{"error", rt.error().to_string()}});
+  }
 
   api::Router router;
   api::register_all(router, ctx);

@@ -1,0 +1,195 @@
+#include "daemon/tenant_runtime.h"
+
+#include <sys/prctl.h>
+
+#include <mutex>
+
+#include "core/fs.h"
+#include "core/log.h"
+#include "host/cgroup/cgroups.h"
+#include "host/firewall/iptables_firewall.h"
+#include "host/firewall/tenant_network.h"
+#include "host/net/rtnl_links.h"
+#include "image/overlay.h"
+#include "proxy/caddy_proxy.h"
+#include "tenant/recover.h"
+#include "vmm/firecracker/driver.h"
+#include "vmm/firecracker/jailer_args.h"
+#include "vmm/qemu/qemu_driver.h"
+
+namespace lobster::daemon {
+namespace {
+
+// Starts the supervised Caddy on first use, so hosts (and tests) without tenants never bind
+// the HTTP(S) ports.
+class LazyCaddy final : public proxy::Proxy {
+ public:
+  LazyCaddy(const Paths& paths, const Config& cfg) {
+    options_.domain = cfg.caddy.domain;
+    options_.http_port = cfg.caddy.http_port;
+    options_.https_port = cfg.caddy.https_port;
+    options_.admin_socket = paths.caddy_admin_socket();
+    options_.storage_dir = paths.caddy_dir() + "/data";
+    options_.tls_cert_path = cfg.caddy.tls_cert_path;
+    options_.tls_key_path = cfg.caddy.tls_key_path;
+    launch_.caddy_binary = cfg.caddy.binary_path;
+    launch_.config_file = paths.caddy_dir() + "/caddy.json";
+    launch_.pid_file = paths.run_dir + "/caddy.pid";
+    launch_.home_dir = paths.caddy_dir() + "/home";
+    launch_.log_file = paths.log_dir + "/caddy.log";
+  }
+  Status add_tenant(const proxy::TenantRoute& route) override {
+    proxy::Proxy* p = LOB_TRY(get());
+    return p->add_tenant(route);
+  }
+  Status remove_tenant(const std::string& tenant) override {
+    if (!started())
+      return ok();  // nothing routed yet
+    proxy::Proxy* p = LOB_TRY(get());
+    return p->remove_tenant(tenant);
+  }
+  Status sync(const std::vector<proxy::TenantRoute>& routes) override {
+    if (routes.empty() && !started())
+      return ok();
+    proxy::Proxy* p = LOB_TRY(get());
+    return p->sync(routes);
+  }
+  Result<std::vector<std::string>> live_route_ids() override {
+    if (!started())
+      return std::vector<std::string>{};
+    proxy::Proxy* p = LOB_TRY(get());
+    return p->live_route_ids();
+  }
+
+ private:
+  bool started() {
+    std::lock_guard lock(mu_);
+    return caddy_ != nullptr;
+  }
+  Result<proxy::Proxy*> get() {
+    std::lock_guard lock(mu_);
+    if (!caddy_) {
+      LOB_TRY(fs::ensure_dir(launch_.home_dir, 0700));
+      caddy_ = LOB_TRY(proxy::CaddyProxy::start(options_, launch_, {}));
+    }
+    return caddy_.get();
+  }
+  proxy::ProxyOptions options_;
+  proxy::CaddyLaunch launch_;
+  std::mutex mu_;
+  std::unique_ptr<proxy::CaddyProxy> caddy_;
+};
+
+std::string probe_kernel(const Paths& paths) {
+  for (const char* profile : {"minimal", "openclaw"}) {
+    std::string k = paths.image_dir(profile) + "/vmlinux";
+    if (fs::exists(k))
+      return k;
+  }
+  return "";
+}
+
+}  // namespace
+
+struct TenantRuntime::Parts {
+  Paths paths;
+  Config config;
+  SystemClock clock;
+  process::PosixProcessRunner runner;
+  std::optional<net::RtnlLinks> links;
+  std::unique_ptr<firewall::IptablesFirewall> firewall;
+  std::unique_ptr<cgroup::FsCgroups> cgroups;
+  std::unique_ptr<vmm::VmmDriver> vmm;
+  std::unique_ptr<LazyCaddy> proxy;
+};
+
+TenantRuntime::TenantRuntime(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+TenantRuntime::~TenantRuntime() = default;
+
+Result<std::unique_ptr<TenantRuntime>> TenantRuntime::create(const Paths& paths,
+                                                             const Config& config,
+                                                             store::Store& store) {
+  // VMMs run in their own pid namespaces; when their namespace's init exits the orphan is
+  // re-parented to us, so we must reap it (PID 1 here may not).
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  auto parts = std::make_unique<Parts>();
+  parts->paths = paths;
+  parts->config = config;
+  auto links = net::RtnlLinks::create();
+  if (!links)
+    return make_error(links.error());
+  parts->links.emplace(std::move(*links));
+  firewall::IptablesSettings fw;
+  fw.backend = LOB_TRY(firewall::detect_backend(parts->runner));
+  fw.options = firewall::options_from_config(config);
+  fw.ip_forward_record = paths.data_dir + "/ip_forward.prior";
+  parts->firewall = std::make_unique<firewall::IptablesFirewall>(parts->runner, fw);
+  parts->cgroups =
+      LOB_TRY(cgroup::FsCgroups::create("/sys/fs/cgroup", cgroup::parent_name_for(paths.root)));
+  auto probe = std::make_shared<vmm::qemu::KvmProbe>(config.vmm.qemu_binary, probe_kernel(paths),
+                                                     paths.run_dir, parts->runner);
+  VmmDriverKind kind = LOB_TRY(vmm::choose_driver(config, *probe));
+  if (kind == VmmDriverKind::kFirecracker) {
+    parts->vmm = LOB_TRY(vmm::firecracker::FirecrackerDriver::create(
+        {.jailer_path = config.jailer.binary_path,
+         .firecracker_path = config.firecracker.binary_path,
+         .parent_cgroup = vmm::firecracker::parent_cgroup_for_root(paths.root)}));
+  } else {
+    parts->vmm = std::make_unique<vmm::qemu::QemuDriver>(
+        vmm::qemu::QemuOptions{.binary = config.vmm.qemu_binary}, probe, *parts->cgroups,
+        parts->runner);
+  }
+  parts->proxy = std::make_unique<LazyCaddy>(paths, config);
+
+  tenant::TenantEnv env;
+  env.paths = paths;
+  env.config = config;
+  env.store = &store;
+  env.links = &*parts->links;
+  env.firewall = parts->firewall.get();
+  env.cgroups = parts->cgroups.get();
+  env.vmm = parts->vmm.get();
+  env.proxy = parts->proxy.get();
+  env.runner = &parts->runner;
+  env.clock = &parts->clock;
+  env.image_for = tenant::verified_images(paths.images_dir());
+  process::ProcessRunner* runner = &parts->runner;
+  env.create_overlay = [runner](const std::string& path, int64_t size_mb) {
+    return image::create_overlay(*runner, path, static_cast<uint64_t>(size_mb));
+  };
+  std::unique_ptr<TenantRuntime> rt(new TenantRuntime(std::move(parts)));
+  rt->service_ = std::make_unique<tenant::TenantService>(std::move(env));
+  log::info("daemon.tenant_runtime",
+            {{"vmm", rt->parts_->vmm->name()},
+             {"firewall_backend", fw.backend == firewall::Backend::kNft ? "nft" : "legacy"}});
+  return rt;
+}
+
+Status TenantRuntime::reconcile() {
+  tenant::TenantEnv& env = service_->env();
+  auto report = LOB_TRY(tenant::recover(env));
+  auto tenants = LOB_TRY(env.store->list_tenants());
+  std::vector<firewall::TenantNetworkSpec> nets;
+  std::vector<proxy::TenantRoute> routes;
+  for (const auto& t : tenants) {
+    auto f = tenant::facts_for(env, t);
+    if (!f)
+      continue;
+    nets.push_back(
+        {f->net, static_cast<uid_t>(t.alloc.jail_uid), static_cast<gid_t>(t.alloc.jail_uid)});
+    routes.push_back({t.name, f->subnet.guest.to_string() + ":9000"});
+  }
+  if (!tenants.empty() || !report.removed.empty()) {
+    auto net = LOB_TRY(firewall::reconcile_network(*env.links, *env.firewall, nets));
+    if (!net.recreated_taps.empty()) {
+      // A VMM still holds the old TAP's fd: its guest is cut off until it is restarted. The
+      // watchdog (health module) owns that repair; make it visible meanwhile.
+      log::warn("reconcile.taps_recreated", {{"tap_ids", net.recreated_taps}});
+    }
+  }
+  LOB_TRY(env.proxy->sync(routes));
+  log::info("reconcile.done", {{"tenants", tenants.size()}, {"torn_down", report.removed}});
+  return ok();
+}
+
+}  // namespace lobster::daemon
