@@ -80,18 +80,6 @@ TEST_F(InitE2eTest, ReinitKeepsConfigAndPersistsNewDomain) {
   EXPECT_EQ(third.json()["daemon"]["state"], "already running");
 }
 
-TEST_F(InitE2eTest, DemoInitializesAndReportsStatus) {
-  CliResult demo = lobsterd({"--json", "demo"});
-  ASSERT_EQ(demo.code, 0) << demo.err << demo.out;
-  nlohmann::json j = demo.json();
-  EXPECT_EQ(j["init"]["config"], "written");
-  EXPECT_GT(j["status"]["pid"].get<int>(), 0);
-  EXPECT_THAT(j["note"].get<std::string>(), HasSubstr("not available"));
-  CliResult human = lobsterd({"demo"});
-  EXPECT_EQ(human.code, 0);
-  EXPECT_THAT(human.out, HasSubstr("lobsterd is running"));
-}
-
 TEST_F(InitE2eTest, UninitRefusesWhileTenantsExist) {
   ASSERT_EQ(lobsterd({"init", "-y"}).code, 0);
   {
