@@ -11,6 +11,22 @@
 
 namespace lobster::cli {
 
+// One word for a POSIX shell: bare if it only has characters no shell treats specially,
+// else single-quoted with embedded quotes as '\''.
+std::string shell_quote(const std::string& word) {
+  bool bare = !word.empty();
+  for (char c : word) {
+    bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                std::string_view("_./:=@%+,-").find(c) != std::string_view::npos;
+    bare = bare && safe;
+  }
+  if (bare)
+    return word;
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 // The ssh argv for a tenant (pure; tested).
 std::vector<std::string> ssh_argv(const std::string& ssh_dir, const std::string& ip, bool tty,
                                   const std::vector<std::string>& command) {
@@ -33,9 +49,18 @@ std::vector<std::string> ssh_argv(const std::string& ssh_dir, const std::string&
                                    "ConnectTimeout=10"};
   argv.push_back(tty ? "-t" : "-T");
   argv.push_back("root@" + ip);
-  if (!command.empty())
+  // ssh joins its arguments with spaces into ONE remote shell command, so each word must be
+  // shell-quoted here or `sh -c 'exit 7'` would arrive as `sh -c exit 7`.
+  if (!command.empty()) {
     argv.push_back("--");
-  argv.insert(argv.end(), command.begin(), command.end());
+    std::string line;
+    for (const auto& word : command) {
+      if (!line.empty())
+        line += ' ';
+      line += shell_quote(word);
+    }
+    argv.push_back(line);
+  }
   return argv;
 }
 

@@ -24,6 +24,11 @@ std::function<Result<GuestImage>(const std::string&)> verified_images(
   };
 }
 
+std::mutex& network_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
 Result<TenantFacts> facts_for(const TenantEnv& env, const store::Tenant& t) {
   TenantFacts f;
   net::Ipv4 base = LOB_TRY(net::parse_ipv4(env.config.network.subnet_base));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -57,6 +58,9 @@ struct TenantEnv {
 // image_for backed by the image module: verifies the profile's manifest before each use.
 std::function<Result<GuestImage>(const std::string&)> verified_images(
     const std::string& images_dir);
+
+// Host firewall batches and base-chain setup are host-global: one tenant at a time.
+std::mutex& network_mutex();
 
 // Derived per-tenant facts every operation needs.
 struct TenantFacts {

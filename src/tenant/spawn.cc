@@ -132,6 +132,7 @@ Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& req, const store::
   LOB_TRY(steps.run(
       "network", "creating TAP " + f.tap + " and firewall rules",
       [&]() -> Status {
+        std::lock_guard net_lock(network_mutex());
         LOB_TRY(env.firewall->ensure_base());
         LOB_TRY(firewall::setup_tenant_network(*env.links, *env.firewall,
                                                {.net = f.net,

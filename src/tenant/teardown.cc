@@ -37,6 +37,7 @@ Status stop_vm(TenantEnv& env, const store::Tenant& t, const TenantFacts& f, int
 }
 
 Status remove_network(TenantEnv& env, const TenantFacts& f) {
+  std::lock_guard net_lock(network_mutex());
   return firewall::teardown_tenant_network(*env.links, *env.firewall, f.net);
 }
 

@@ -37,7 +37,7 @@ std::string lobsterd_binary() {
   return std::string(dir != nullptr ? dir : ".") + "/src/daemon/lobsterd";
 }
 
-struct Run {
+struct CliRun {
   int exit = -1;
   std::string out, err;
 };
@@ -50,7 +50,7 @@ process::PosixProcessRunner& runner() {
 std::string g_root;  // state root of the suite
 pid_t g_daemon_pid = 0;
 
-Run cli(std::vector<std::string> args, int64_t timeout_ms = 600'000) {
+CliRun cli(std::vector<std::string> args, int64_t timeout_ms = 600'000) {
   std::vector<std::string> argv = {lobsterd_binary(), "--root", g_root};
   argv.insert(argv.end(), args.begin(), args.end());
   auto r = runner().run(argv, {.timeout_ms = timeout_ms});
@@ -59,7 +59,7 @@ Run cli(std::vector<std::string> args, int64_t timeout_ms = 600'000) {
   return {r->exit_code, r->out, r->err};
 }
 
-Run sh(const std::vector<std::string>& argv, int64_t timeout_ms = 30'000) {
+CliRun sh(const std::vector<std::string>& argv, int64_t timeout_ms = 30'000) {
   auto r = runner().run(argv, {.timeout_ms = timeout_ms});
   if (!r)
     return {};
@@ -96,7 +96,7 @@ bool eventually(const std::function<bool()>& pred, int max_ms) {
 }
 
 std::string token_of(const std::string& tenant) {
-  Run r = cli({"token", tenant});
+  CliRun r = cli({"token", tenant});
   std::string t = r.out;
   while (!t.empty() && t.back() == '\n') t.pop_back();
   return t;
@@ -119,9 +119,9 @@ class LifecycleE2e : public ::testing::Test {
         {"vmm", {{"driver", "qemu"}}},
     };
     ASSERT_TRUE(fs::write_file_atomic(g_root + "/etc/config.json", cfg.dump(2), 0600));
-    Run build = cli({"image", "build", "--profile", "minimal"}, 900'000);
+    CliRun build = cli({"image", "build", "--profile", "minimal"}, 900'000);
     ASSERT_EQ(build.exit, 0) << build.err;
-    Run init = cli({"init", "-y"}, 120'000);
+    CliRun init = cli({"init", "-y"}, 120'000);
     ASSERT_EQ(init.exit, 0) << init.out << init.err;
     auto pid = fs::read_file(g_root + "/run/lobsterd.pid");
     ASSERT_TRUE(pid.has_value());
@@ -132,7 +132,7 @@ class LifecycleE2e : public ::testing::Test {
     if (g_root.empty())
       return;
     // Evict whatever a failed test left, stop the daemon and its Caddy, remove the root.
-    Run list = cli({"--json", "tank"}, 120'000);
+    CliRun list = cli({"--json", "tank"}, 120'000);
     auto tenants = nlohmann::json::parse(list.out, nullptr, false);
     if (tenants.is_array()) {
       for (const auto& t : tenants) cli({"evict", "-y", t.value("name", "")});
@@ -155,7 +155,7 @@ class LifecycleE2e : public ::testing::Test {
 
 TEST_F(LifecycleE2e, ThreeConcurrentTenantsReachableThroughCaddy) {
   std::vector<std::thread> spawns;
-  std::vector<Run> results(3);
+  std::vector<CliRun> results(3);
   for (int i = 0; i < 3; ++i) {
     spawns.emplace_back([i, &results] {
       results[static_cast<size_t>(i)] = cli({"spawn", "t" + std::to_string(i + 1)});
@@ -176,7 +176,7 @@ TEST_F(LifecycleE2e, ThreeConcurrentTenantsReachableThroughCaddy) {
     EXPECT_THAT(ws_upgrade(t, "?token=" + token), HasSubstr("101 Switching Protocols"));
   }
   EXPECT_THAT(curl("nobody", "/health"), Not(HasSubstr("{\"ok\":true}")));
-  Run tank = cli({"--json", "tank"}, 120'000);
+  CliRun tank = cli({"--json", "tank"}, 120'000);
   auto entries = nlohmann::json::parse(tank.out, nullptr, false);
   ASSERT_TRUE(entries.is_array()) << tank.out << tank.err;
   EXPECT_EQ(entries.size(), 3u);
@@ -184,35 +184,35 @@ TEST_F(LifecycleE2e, ThreeConcurrentTenantsReachableThroughCaddy) {
 }
 
 TEST_F(LifecycleE2e, ExecReturnsTheRemoteExitCode) {
-  Run r = cli({"exec", "t1", "--", "sh", "-c", "exit 7"}, 60'000);
+  CliRun r = cli({"exec", "t1", "--", "sh", "-c", "exit 7"}, 60'000);
   EXPECT_EQ(r.exit, 7) << r.err;
-  Run echo = cli({"exec", "t1", "--", "echo", "hello-from-guest"}, 60'000);
+  CliRun echo = cli({"exec", "t1", "--", "echo", "hello-from-guest"}, 60'000);
   EXPECT_EQ(echo.exit, 0) << echo.err;
   EXPECT_THAT(echo.out, HasSubstr("hello-from-guest"));
 }
 
 TEST_F(LifecycleE2e, SuspendFreesTheVmAndResumeKeepsGuestState) {
   ASSERT_EQ(cli({"exec", "t1", "--", "sh", "-c", "echo marker-4711 > /tmp/m"}, 60'000).exit, 0);
-  Run before = cli({"--json", "status"});
-  Run s = cli({"--json", "suspend", "t1"}, 300'000);
+  CliRun s = cli({"--json", "suspend", "t1"}, 300'000);
   ASSERT_EQ(s.exit, 0) << s.out << s.err;
   auto t = nlohmann::json::parse(cli({"--json", "tank"}, 120'000).out, nullptr, false);
   for (const auto& e : t) {
-    if (e.value("name", "") == "t1")
+    if (e.value("name", "") == "t1") {
       EXPECT_EQ(e.value("vmPid", ""), "suspended");
+    }
   }
-  Run twice = cli({"--json", "suspend", "t1"});
+  CliRun twice = cli({"--json", "suspend", "t1"});
   EXPECT_NE(twice.exit, 0);
   EXPECT_THAT(twice.out, HasSubstr("SUSPEND_FAILED"));
-  Run r = cli({"resume", "t1"}, 300'000);
+  CliRun r = cli({"resume", "t1"}, 300'000);
   ASSERT_EQ(r.exit, 0) << r.err;
-  Run again = cli({"--json", "resume", "t1"});
+  CliRun again = cli({"--json", "resume", "t1"});
   EXPECT_NE(again.exit, 0);
   EXPECT_THAT(again.out, HasSubstr("RESUME_FAILED"));
-  Run cat = cli({"exec", "t1", "--", "cat", "/tmp/m"}, 60'000);
+  CliRun cat = cli({"exec", "t1", "--", "cat", "/tmp/m"}, 60'000);
   EXPECT_THAT(cat.out, HasSubstr("marker-4711")) << cat.err;
   // The guest clock was set forward on resume: within a minute of the host's.
-  Run date = cli({"exec", "t1", "--", "date", "+%s"}, 60'000);
+  CliRun date = cli({"exec", "t1", "--", "date", "+%s"}, 60'000);
   int64_t guest = std::atoll(date.out.c_str());
   int64_t host = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch())
@@ -229,19 +229,19 @@ TEST_F(LifecycleE2e, SnapIsEncryptedAndVerifiesByteIdentically) {
       0);
   ASSERT_EQ(cli({"suspend", "t2"}, 300'000).exit, 0);  // quiescent disk to compare against
   std::string out = g_root + "/t2.snap";
-  Run s = cli({"snap", "t2", "-o", out}, 300'000);
+  CliRun s = cli({"snap", "t2", "-o", out}, 300'000);
   ASSERT_EQ(s.exit, 0) << s.err;
   auto bytes = fs::read_file(out);
   ASSERT_TRUE(bytes.has_value());
   EXPECT_EQ(bytes->find("sk-planted-9f8e7d"), std::string::npos);
   std::string restored = g_root + "/t2.restored";
-  Run v = cli({"snap", "verify", out, "--restore-to", restored}, 300'000);
+  CliRun v = cli({"snap", "verify", out, "--restore-to", restored}, 300'000);
   ASSERT_EQ(v.exit, 0) << v.err;
   EXPECT_EQ(sh({"cmp", restored, g_root + "/lib/overlays/t2.ext4"}, 120'000).exit, 0);
   std::string tampered = *bytes;
   tampered[tampered.size() / 2] = static_cast<char>(tampered[tampered.size() / 2] ^ 0x10);
   ASSERT_TRUE(fs::write_file_atomic(out, tampered, 0600));
-  Run bad = cli({"--json", "snap", "verify", out}, 300'000);
+  CliRun bad = cli({"--json", "snap", "verify", out}, 300'000);
   EXPECT_NE(bad.exit, 0);
   EXPECT_THAT(bad.out, HasSubstr("SNAPSHOT_FAILED"));
   ASSERT_EQ(cli({"resume", "t2"}, 300'000).exit, 0);
@@ -262,19 +262,19 @@ TEST_F(LifecycleE2e, KilledCaddyComesBackWithEveryRoute) {
 
 TEST_F(LifecycleE2e, EvictLeavesNoResidue) {
   for (const char* t : {"t1", "t2", "t3"}) {
-    Run r = cli({"evict", "-y", t}, 300'000);
+    CliRun r = cli({"evict", "-y", t}, 300'000);
     EXPECT_EQ(r.exit, 0) << r.err;
   }
   // Database rows.
-  Run tank = cli({"--json", "tank"}, 60'000);
+  CliRun tank = cli({"--json", "tank"}, 60'000);
   EXPECT_EQ(nlohmann::json::parse(tank.out, nullptr, false), nlohmann::json::array()) << tank.out;
   // TAPs.
   EXPECT_THAT(sh({"ip", "-o", "link", "show"}).out, Not(HasSubstr(": lt")));
   // Per-tenant firewall chains (the shared LOBSTER-* base chains stay until uninit).
   EXPECT_THAT(sh({"iptables-save"}).out, Not(HasSubstr("LOB-")));
   // Caddy routes.
-  Run routes = sh({"curl", "-sS", "--unix-socket", g_root + "/run/caddy-admin.sock", "-H",
-                   "Host: ", "http://localhost/config/apps/http/servers/lobster/routes"});
+  CliRun routes = sh({"curl", "-sS", "--unix-socket", g_root + "/run/caddy-admin.sock", "-H",
+                      "Host: ", "http://localhost/config/apps/http/servers/lobster/routes"});
   EXPECT_THAT(routes.out, Not(HasSubstr("lobster-t")));
   // Files, keys, sockets, snapshots, logs of tenants.
   for (const char* dir :
