@@ -59,6 +59,13 @@ function(lobster_test)
                                                GTest::gtest_main Threads::Threads)
   lobster_apply_flags(${T_NAME}_test)
   add_test(NAME ${T_NAME} COMMAND ${T_NAME}_test)
+  # `lobster_unit_tests` builds exactly the unit tests (the sanitizer run needs nothing else).
+  if("unit" IN_LIST T_LABELS)
+    if(NOT TARGET lobster_unit_tests)
+      add_custom_target(lobster_unit_tests)
+    endif()
+    add_dependencies(lobster_unit_tests ${T_NAME}_test)
+  endif()
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
                        ENVIRONMENT "LOBSTER_SOURCE_DIR=${PROJECT_SOURCE_DIR};LOBSTER_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endfunction()

@@ -45,7 +45,10 @@ void register_demo(CommandHost& host) {
             return make_error(existing.error());
           ctx.progress("[3/4] Spawning tenant \"demo\" (OpenClaw in its own microVM)...");
           LOB_TRY(with_progress(ctx, kDemo, [&] {
-            return client.post("/v1/tenants", {{"name", kDemo}, {"profile", "openclaw"}});
+            // OpenClaw's node processes hold ~0.9 GB: 2 GiB and 2 vCPUs (DESIGN.md measurements).
+            return client.post(
+                "/v1/tenants",
+                {{"name", kDemo}, {"profile", "openclaw"}, {"vcpus", 2}, {"memMb", 2048}});
           }));
         }
         nlohmann::json t = LOB_TRY(client.get(std::string("/v1/tenants/") + kDemo));

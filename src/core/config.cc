@@ -12,12 +12,18 @@ namespace {
 using nlohmann::json;
 
 std::string type_of(const json& v) {
-  if (v.is_null()) return "null";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
-  if (v.is_number()) return "a number";
-  if (v.is_string()) return "a string";
-  if (v.is_array()) return "an array";
+  if (v.is_null())
+    return "null";
+  if (v.is_boolean())
+    return "a boolean";
+  if (v.is_number_integer() || v.is_number_unsigned())
+    return "an integer";
+  if (v.is_number())
+    return "a number";
+  if (v.is_string())
+    return "a string";
+  if (v.is_array())
+    return "an array";
   return "an object";
 }
 
@@ -35,7 +41,8 @@ class ObjectReader {
 
   Status integer(const char* key, int64_t& out, int64_t min, int64_t max) {
     const json* v = take(key);
-    if (v == nullptr) return ok();
+    if (v == nullptr)
+      return ok();
     if (!v->is_number_integer() && !v->is_number_unsigned()) {
       return fail(key_path(key), range_text(min, max), *v);
     }
@@ -52,7 +59,8 @@ class ObjectReader {
 
   Status string(const char* key, std::string& out, bool non_empty = true) {
     const json* v = take(key);
-    if (v == nullptr) return ok();
+    if (v == nullptr)
+      return ok();
     if (!v->is_string() || (non_empty && v->get<std::string>().empty())) {
       return fail(key_path(key), non_empty ? "expected a non-empty string" : "expected a string",
                   *v);
@@ -63,7 +71,8 @@ class ObjectReader {
 
   Status boolean(const char* key, bool& out) {
     const json* v = take(key);
-    if (v == nullptr) return ok();
+    if (v == nullptr)
+      return ok();
     if (!v->is_boolean()) {
       return fail(key_path(key), "expected a boolean", *v);
     }
@@ -74,7 +83,8 @@ class ObjectReader {
   // Returns the sub-object (or nullptr if absent) after checking its type.
   Result<const json*> object(const char* key) {
     const json* v = take(key);
-    if (v == nullptr) return nullptr;
+    if (v == nullptr)
+      return nullptr;
     if (!v->is_object()) {
       return fail(key_path(key), "expected an object", *v);
     }
@@ -101,13 +111,15 @@ class ObjectReader {
     return it == obj_.end() ? nullptr : &*it;
   }
   static std::string range_text(int64_t min, int64_t max) {
-    if (max == INT64_MAX) return fmt::format("expected an integer >= {}", min);
+    if (max == INT64_MAX)
+      return fmt::format("expected an integer >= {}", min);
     return fmt::format("expected an integer in {}..{}", min, max);
   }
   static std::unexpected<Error> fail(const std::string& path, const std::string& expected,
                                      const json& got) {
     std::string shown = got.dump();
-    if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
+    if (shown.size() > 60)
+      shown = shown.substr(0, 57) + "...";
     Error e{ErrorCode::kConfigInvalid,
             fmt::format("{}: {}, got {} ({})", path, expected, type_of(got), shown)};
     e.hint = "fix that key in the config file (see README \"Configuration\")";
@@ -133,7 +145,8 @@ Status read_bucket(const json& j, const std::string& path, TokenBucket& out) {
 
 Status read_limiter(ObjectReader& parent, const char* key, std::optional<RateLimiter>& out) {
   const json* j = LOB_TRY(parent.object(key));
-  if (j == nullptr) return ok();
+  if (j == nullptr)
+    return ok();
   std::string path = parent.key_path(key);
   ObjectReader r(*j, path);
   RateLimiter rl;
@@ -156,14 +169,14 @@ json bucket_json(const TokenBucket& b) {
 
 json limiter_json(const RateLimiter& rl) {
   json j = json::object();
-  if (rl.bandwidth) j["bandwidth"] = bucket_json(*rl.bandwidth);
-  if (rl.ops) j["ops"] = bucket_json(*rl.ops);
+  if (rl.bandwidth)
+    j["bandwidth"] = bucket_json(*rl.bandwidth);
+  if (rl.ops)
+    j["ops"] = bucket_json(*rl.ops);
   return j;
 }
 
-RateLimiter net_default() {
-  return {TokenBucket{1250000, 0, 1000}, TokenBucket{1000, 0, 1000}};
-}
+RateLimiter net_default() { return {TokenBucket{1250000, 0, 1000}, TokenBucket{1000, 0, 1000}}; }
 
 // Applies one section's keys onto `cfg`; each section is a small function for readability.
 using Section = Status (*)(ObjectReader&, Config&);
@@ -246,7 +259,8 @@ Status read_watchdog(ObjectReader& r, Config& c) {
 Status read_openclaw(ObjectReader& r, Config& c) {
   LOB_TRY(r.string("installPath", c.openclaw.install_path));
   const json* d = LOB_TRY(r.object("defaultConfig"));
-  if (d != nullptr) c.openclaw.default_config = *d;
+  if (d != nullptr)
+    c.openclaw.default_config = *d;
   return ok();
 }
 
@@ -290,9 +304,12 @@ Status read_image(ObjectReader& r, Config& c) {
 
 std::string_view vmm_driver_name(VmmDriverKind kind) {
   switch (kind) {
-    case VmmDriverKind::kAuto: return "auto";
-    case VmmDriverKind::kQemu: return "qemu";
-    case VmmDriverKind::kFirecracker: return "firecracker";
+    case VmmDriverKind::kAuto:
+      return "auto";
+    case VmmDriverKind::kQemu:
+      return "qemu";
+    case VmmDriverKind::kFirecracker:
+      return "firecracker";
   }
   return "auto";
 }
@@ -307,7 +324,13 @@ Config Config::defaults(const Paths& paths) {
       RateLimiter{TokenBucket{52428800, 0, 1000}, TokenBucket{5000, 0, 1000}};
   c.openclaw.default_config = {
       {"gateway",
-       {{"mode", "local"}, {"bind", "custom"}, {"port", 9000}, {"auth", {{"mode", "token"}}}}}};
+       {{"mode", "local"},
+        {"bind", "custom"},
+        // OpenClaw >= 2026.2 refuses bind=custom without a host; 0.0.0.0 keeps the gateway
+        // reachable from the proxy (guest IP) and from in-guest tools (127.0.0.1).
+        {"customBindHost", "0.0.0.0"},
+        {"port", 9000},
+        {"auth", {{"mode", "token"}}}}}};
   return c;
 }
 
@@ -329,14 +352,17 @@ Result<Config> parse_config(std::string_view text, const Paths& paths) {
   ObjectReader top(root, "");
   LOB_TRY(top.check_object());
   static constexpr std::pair<const char*, Section> kSections[] = {
-      {"jailer", read_jailer},     {"firecracker", read_firecracker}, {"network", read_network},
-      {"caddy", read_caddy},       {"vsock", read_vsock},             {"overlay", read_overlay},
-      {"watchdog", read_watchdog}, {"openclaw", read_openclaw},       {"buoy", read_buoy},
-      {"vmm", read_vmm},           {"image", read_image},
+      {"jailer", read_jailer},     {"firecracker", read_firecracker},
+      {"network", read_network},   {"caddy", read_caddy},
+      {"vsock", read_vsock},       {"overlay", read_overlay},
+      {"watchdog", read_watchdog}, {"openclaw", read_openclaw},
+      {"buoy", read_buoy},         {"vmm", read_vmm},
+      {"image", read_image},
   };
   for (const auto& [name, read] : kSections) {
     const json* sub = LOB_TRY(top.object(name));
-    if (sub == nullptr) continue;
+    if (sub == nullptr)
+      continue;
     ObjectReader r(*sub, name);
     LOB_TRY(read(r, cfg));
     LOB_TRY(r.finish());
@@ -389,9 +415,9 @@ nlohmann::json config_to_json(const Config& c) {
                   {"subnetBase", c.network.subnet_base},
                   {"subnetMask", c.network.subnet_mask},
                   {"gatewayPortStart", c.network.gateway_port_start}};
-  json caddy = {{"adminApi", c.caddy.admin_api},     {"domain", c.caddy.domain},
-                {"external", c.caddy.external},      {"binaryPath", c.caddy.binary_path},
-                {"httpPort", c.caddy.http_port},     {"httpsPort", c.caddy.https_port}};
+  json caddy = {{"adminApi", c.caddy.admin_api}, {"domain", c.caddy.domain},
+                {"external", c.caddy.external},  {"binaryPath", c.caddy.binary_path},
+                {"httpPort", c.caddy.http_port}, {"httpsPort", c.caddy.https_port}};
   if (c.caddy.tls_cert_path && c.caddy.tls_key_path) {
     caddy["tls"] = {{"certPath", *c.caddy.tls_cert_path}, {"keyPath", *c.caddy.tls_key_path}};
   }

@@ -19,8 +19,13 @@ json tenant_openclaw_config(const Config& cfg, const std::string& name,
       if (!present)
         origins.push_back(origin);
     }
-    if (gw.contains("auth") && gw["auth"].is_object())
+    if (gw.contains("auth") && gw["auth"].is_object()) {
       gw["auth"]["token"] = gateway_token;
+    }
+    // Configs written before customBindHost existed: current OpenClaw refuses to start.
+    if (gw.value("bind", "") == "custom" && !gw.contains("customBindHost")) {
+      gw["customBindHost"] = "0.0.0.0";
+    }
   }
   return c;
 }

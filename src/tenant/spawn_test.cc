@@ -207,6 +207,7 @@ TEST_F(SpawnTest, SpawnThenEvictLeavesNothing) {
   EXPECT_THAT(disk->ssh_authorized_key, ::testing::StartsWith("ssh-ed25519 "));
   EXPECT_FALSE(disk->ssh_host_key.empty());
   EXPECT_EQ(disk->openclaw_config["gateway"]["auth"]["token"], r->tenant.gateway_token);
+  EXPECT_EQ(disk->openclaw_config["gateway"]["customBindHost"], "0.0.0.0");
 
   EXPECT_THAT(spawn(env_, {.name = "alice"}, actor_, nullptr), HasError(ErrorCode::kTenantExists));
   EXPECT_EQ(vmm_.running(), 1u);  // the existing tenant is untouched
