@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <thread>
+
 #include "core/log.h"
 #include "core/unique_fd.h"
 #include "store/schema.h"
@@ -78,12 +81,23 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   Db db = LOB_TRY(Db::open(path, kBusyTimeoutMs));
   // WAL is persistent in the file; switching needs an exclusive lock, which the busy timeout
   // waits for when several processes open a fresh database at once.
-  {
-    auto mode = LOB_TRY(db.prepare("PRAGMA journal_mode = WAL"));
-    if (!LOB_TRY(mode.step()) || mode.text(0) != "wal") {
+  // SQLite may answer "database is locked" at once, without calling the busy handler, when
+  // the switch would deadlock with another opener's lock upgrade; retry within the timeout.
+  for (int64_t waited_ms = 0;; waited_ms += 20) {
+    auto enabled = [&]() -> Result<bool> {
+      auto mode = LOB_TRY(db.prepare("PRAGMA journal_mode = WAL"));
+      return LOB_TRY(mode.step()) && mode.text(0) == "wal";
+    }();  // The statement is finalized here: an unfinished one would block COMMIT later.
+    if (enabled && *enabled)
+      break;
+    bool locked = !enabled && enabled.error().message.find("locked") != std::string::npos;
+    if (!locked || waited_ms >= kBusyTimeoutMs) {
+      if (!enabled)
+        return std::unexpected(std::move(enabled).error());
       return make_error(ErrorCode::kStoreFailed, "database {}: cannot enable WAL mode", path);
     }
-  }  // Finalized here: an unfinished statement would block COMMIT in migrate().
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   // FULL: a committed allocation survives power loss, so effects recorded as done are.
   LOB_TRY(db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON"));
   if (auto r = migrate(db); !r) {
