@@ -11,11 +11,6 @@
 
 namespace lobster::cli {
 
-Result<nlohmann::json> build_image_cmd(const CliContext& ctx, const std::string& profile,
-                                       bool force);
-Result<nlohmann::json> with_progress(const CliContext& ctx, const std::string& name,
-                                     const std::function<Result<nlohmann::json>()>& call);
-
 namespace {
 
 constexpr const char* kDemo = "demo";

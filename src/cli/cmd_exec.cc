@@ -1,5 +1,5 @@
 // `lobsterd exec NAME [-- CMD...]`: SSH into the tenant's guest as root with the tenant's key
-// and the guest host key pinned at spawn (never StrictHostKeyChecking=no, spec §16 item 17).
+// and the guest host key pinned at spawn (host key checking is never turned off, spec §16 item 17).
 // A suspended tenant is resumed first. The CLI process becomes ssh, so the remote exit code is
 // the command's exit code and an interactive terminal works as usual.
 #include <unistd.h>

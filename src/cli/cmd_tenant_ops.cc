@@ -5,9 +5,6 @@
 
 namespace lobster::cli {
 
-Result<nlohmann::json> with_progress(const CliContext& ctx, const std::string& name,
-                                     const std::function<Result<nlohmann::json>()>& call);
-
 namespace {
 
 // Adds `lobsterd <verb> NAME` that POSTs/DELETEs one path and prints `done`.

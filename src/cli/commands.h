@@ -22,4 +22,12 @@ void register_image(CommandHost& host);
 
 void register_all(CommandHost& host);
 
+// Shared by several commands.
+// Runs `call` while printing the tenant's progress lines (deduplicated) on stderr.
+Result<nlohmann::json> with_progress(const CliContext& ctx, const std::string& name,
+                                     const std::function<Result<nlohmann::json>()>& call);
+// Builds (or confirms) an image profile in this process; returns what `image build` prints.
+Result<nlohmann::json> build_image_cmd(const CliContext& ctx, const std::string& profile,
+                                       bool force);
+
 }  // namespace lobster::cli

@@ -78,6 +78,19 @@ std::string vmm_binary(const TenantEnv& env) {
                                           : env.config.vmm.qemu_binary;
 }
 
+vmm::ProcessIdentity vm_identity(const TenantEnv& env, const store::Tenant& t) {
+  return {static_cast<pid_t>(t.vm->pid), static_cast<uint64_t>(t.vm->start_time), vmm_binary(env)};
+}
+
+Result<std::unique_ptr<vmm::Vm>> attach_vm(TenantEnv& env, const store::Tenant& t,
+                                           const TenantFacts& f) {
+  if (!t.vm) {
+    return make_error(ErrorCode::kInvalidState, "tenant {} has no VMM recorded", t.name);
+  }
+  vmm::VmSpec spec = LOB_TRY(vm_spec_for(env, t, f));
+  return env.vmm->attach(spec, vm_identity(env, t));
+}
+
 agent::AgentClient agent_for(const TenantEnv& env, const store::Tenant& t, const TenantFacts& f) {
   std::string ip = f.subnet.guest.to_string();
   agent::Endpoint ep = env.agent_endpoint ? env.agent_endpoint(ip) : agent::Endpoint{.host = ip};

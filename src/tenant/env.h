@@ -79,6 +79,13 @@ Result<vmm::VmSpec> vm_spec_for(const TenantEnv& env, const store::Tenant& tenan
 // The executable the chosen driver runs (for re-attach identity checks).
 std::string vmm_binary(const TenantEnv& env);
 
+// The stored identity of the tenant's VMM (precondition: tenant.vm is set).
+vmm::ProcessIdentity vm_identity(const TenantEnv& env, const store::Tenant& tenant);
+
+// Re-attaches to the tenant's running VMM. kInvalidState if none is recorded or it is gone.
+Result<std::unique_ptr<vmm::Vm>> attach_vm(TenantEnv& env, const store::Tenant& tenant,
+                                           const TenantFacts& facts);
+
 // Agent client for the tenant.
 agent::AgentClient agent_for(const TenantEnv& env, const store::Tenant& tenant,
                              const TenantFacts& facts);

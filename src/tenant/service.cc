@@ -113,11 +113,7 @@ TankEntry TenantService::check(const store::Tenant& t) {
   };
   e.vm_pid = "dead";
   if (t.vm) {
-    auto spec = vm_spec_for(env_, t, *f);
-    auto vm =
-        spec ? env_.vmm->attach(*spec, {static_cast<pid_t>(t.vm->pid),
-                                        static_cast<uint64_t>(t.vm->start_time), vmm_binary(env_)})
-             : Result<std::unique_ptr<vmm::Vm>>(make_error(spec.error()));
+    auto vm = attach_vm(env_, t, *f);
     if (vm) {
       e.vm_pid = std::to_string(t.vm->pid);
       if (auto stats = (*vm)->stats(); stats)

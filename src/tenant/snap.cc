@@ -22,9 +22,7 @@ Result<SnapResult> snap(TenantEnv& env, const std::string& name, const std::stri
   // A paused guest issues no writes, so the disk is read in one consistent state.
   std::unique_ptr<vmm::Vm> vm;
   if (t.status == TenantStatus::kActive && t.vm) {
-    vmm::VmSpec spec = LOB_TRY(vm_spec_for(env, t, f));
-    vm = LOB_TRY(env.vmm->attach(spec, {static_cast<pid_t>(t.vm->pid),
-                                        static_cast<uint64_t>(t.vm->start_time), vmm_binary(env)}));
+    vm = LOB_TRY(attach_vm(env, t, f));
     LOB_TRY(vm->pause());
   }
   auto meta = write_snap(f.files.overlay, out, key, name, now);

@@ -1,6 +1,6 @@
 // Per-tenant SSH identity: the host's client keypair (used by `exec`) and the guest's dropbear
 // host key, generated on the host so its public half can be pinned in known_hosts before the
-// guest ever boots (spec §16 item 17: no StrictHostKeyChecking=no).
+// guest ever boots (spec §16 item 17: host key checking is never turned off).
 #pragma once
 
 #include <string>

@@ -39,15 +39,6 @@ void say(const Progress& p, std::string_view step, std::string_view detail) {
     p(step, detail);
 }
 
-Result<std::unique_ptr<vmm::Vm>> attach_vm(TenantEnv& env, const store::Tenant& t,
-                                           const TenantFacts& f) {
-  if (!t.vm)
-    return make_error(ErrorCode::kInvalidState, "tenant {} has no VMM recorded", t.name);
-  vmm::VmSpec spec = LOB_TRY(vm_spec_for(env, t, f));
-  return env.vmm->attach(spec, {static_cast<pid_t>(t.vm->pid),
-                                static_cast<uint64_t>(t.vm->start_time), vmm_binary(env)});
-}
-
 nlohmann::json suspend_info(const std::vector<agent::CronSchedule>& cron,
                             const std::optional<agent::HeartbeatSchedule>& hb, const WakePlan& wake,
                             const std::string& snapshot_dir, int64_t now_ms) {

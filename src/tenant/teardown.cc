@@ -15,9 +15,7 @@ Status stop_vm(TenantEnv& env, const store::Tenant& t, const TenantFacts& f, int
   if (t.vm) {
     auto spec = vm_spec_for(env, t, f);
     if (spec) {
-      vmm::ProcessIdentity id{static_cast<pid_t>(t.vm->pid),
-                              static_cast<uint64_t>(t.vm->start_time), vmm_binary(env)};
-      auto vm = env.vmm->attach(*spec, id);
+      auto vm = env.vmm->attach(*spec, vm_identity(env, t));
       if (vm) {
         first = (*vm)->stop(graceful_ms);
       } else if (vm.error().code != ErrorCode::kInvalidState) {
