@@ -191,6 +191,32 @@ TEST_F(LifecycleE2e, ExecReturnsTheRemoteExitCode) {
   EXPECT_THAT(echo.out, HasSubstr("hello-from-guest"));
 }
 
+TEST_F(LifecycleE2e, InteractiveSessionInTmux) {
+  // A real terminal: tmux runs `lobsterd exec t1` (ssh -t), we type into it and read the screen.
+  std::string sock = g_root + "/tmux.sock";
+  std::string cmd = lobsterd_binary() + " --root " + g_root + " exec t1";
+  ASSERT_EQ(sh({"tmux", "-S", sock, "new-session", "-d", "-x", "120", "-y", "30", cmd}).exit, 0);
+  bool prompt = eventually(
+      [&] {
+        return !sh({"tmux", "-S", sock, "capture-pane", "-p"}).out.empty();
+      },
+      20'000);
+  EXPECT_TRUE(prompt);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  sh({"tmux", "-S", sock, "send-keys", "echo tty-$(tty | cut -c1-8)-$((6*7))", "Enter"});
+  bool answered = eventually(
+      [&] {
+        return sh({"tmux", "-S", sock, "capture-pane", "-p"}).out.find("tty-/dev/pts-42") !=
+               std::string::npos;
+      },
+      20'000);
+  EXPECT_TRUE(answered) << sh({"tmux", "-S", sock, "capture-pane", "-p"}).out;
+  sh({"tmux", "-S", sock, "send-keys", "exit", "Enter"});
+  // The session ends with the shell; kill the tmux server if it did not.
+  eventually([&] { return sh({"tmux", "-S", sock, "has-session"}).exit != 0; }, 10'000);
+  sh({"tmux", "-S", sock, "kill-server"});
+}
+
 TEST_F(LifecycleE2e, SuspendFreesTheVmAndResumeKeepsGuestState) {
   ASSERT_EQ(cli({"exec", "t1", "--", "sh", "-c", "echo marker-4711 > /tmp/m"}, 60'000).exit, 0);
   CliRun s = cli({"--json", "suspend", "t1"}, 300'000);
