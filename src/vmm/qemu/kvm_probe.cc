@@ -14,6 +14,16 @@ int64_t host_tsc_khz(const std::string& cpuinfo_path) {
   auto text = fs::read_file(cpuinfo_path);
   if (!text)
     return 0;
+  // TCG guests read the host TSC directly; only an invariant one (constant rate, ticking in
+  // deep C-states) is a clock the guest may trust across its vCPUs.
+  auto flags = text->find("\nflags");
+  auto flags_end = text->find('\n', flags + 1);
+  if (flags == std::string::npos)
+    return 0;
+  std::string line = " " + text->substr(flags, flags_end - flags) + " ";
+  if (line.find(" constant_tsc ") == std::string::npos ||
+      line.find(" nonstop_tsc ") == std::string::npos)
+    return 0;
   auto pos = text->find("cpu MHz");
   if (pos == std::string::npos)
     return 0;

@@ -70,12 +70,20 @@ TEST(KvmProbe, FirecrackerBinariesMustBothBeExecutable) {
   EXPECT_TRUE(probe.firecracker_binaries_present(cfg));
 }
 
-TEST(HostTsc, ReadsCpuMhz) {
+TEST(HostTsc, ReadsCpuMhzOfAnInvariantTsc) {
   TempDir dir;
-  std::ofstream(dir.path() + "/cpuinfo") << "processor\t: 0\nmodel name\t: AMD EPYC\n"
-                                            "cpu MHz\t\t: 2596.134\ncache size\t: 512 KB\n";
+  std::ofstream(dir.path() + "/cpuinfo")
+      << "processor\t: 0\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2596.134\n"
+         "flags\t\t: fpu tsc constant_tsc rep_good nonstop_tsc cpuid\ncache size\t: 512 KB\n";
   EXPECT_EQ(host_tsc_khz(dir.path() + "/cpuinfo"), 2596134);
   EXPECT_EQ(host_tsc_khz(dir.path() + "/missing"), 0);
+}
+
+TEST(HostTsc, IgnoresAVariableTsc) {
+  TempDir dir;
+  std::ofstream(dir.path() + "/cpuinfo")
+      << "processor\t: 0\ncpu MHz\t\t: 2596.134\nflags\t\t: fpu tsc constant_tsc cpuid\n";
+  EXPECT_EQ(host_tsc_khz(dir.path() + "/cpuinfo"), 0);
 }
 
 }  // namespace

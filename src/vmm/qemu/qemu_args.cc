@@ -50,9 +50,13 @@ std::vector<std::string> qemu_args(const VmSpec& spec, const Launch& launch) {
     add({"-initrd", spec.initramfs});
   std::string cmdline = spec.cmdline;
   if (!launch.kvm && launch.tsc_khz > 0) {
-    // Under TCG the guest TSC ticks at the host rate, but calibration against the emulated
-    // PIT sometimes never finishes on a loaded host; tell the kernel the rate instead.
-    cmdline += (cmdline.empty() ? "" : " ") + fmt::format("tsc_early_khz={}", launch.tsc_khz);
+    // Under TCG every vCPU reads the host's TSC (the caller only passes a rate when the host's
+    // TSC is invariant), but calibration against the emulated PIT sometimes never finishes on a
+    // loaded host: tell the kernel the rate. Its TSC sync check between emulated vCPUs fails
+    // and would leave the guest on jiffies (4 ms clock, no vDSO: every clock read a syscall),
+    // which made OpenClaw's 5 s start-up lease miss its deadline; tsc=reliable keeps the TSC.
+    cmdline +=
+        (cmdline.empty() ? "" : " ") + fmt::format("tsc_early_khz={} tsc=reliable", launch.tsc_khz);
   }
   add({"-append", cmdline});
   if (spec.console_socket_for_test.empty()) {

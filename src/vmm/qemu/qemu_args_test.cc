@@ -51,7 +51,7 @@ TEST(QemuArgs, TcgCommandLineIsExact) {
       "-initrd",
       "/img/initrd",
       "-append",
-      "console=ttyS0 reboot=k panic=1 quiet tsc_early_khz=2596134",
+      "console=ttyS0 reboot=k panic=1 quiet tsc_early_khz=2596134 tsc=reliable",
       "-chardev",
       "file,id=console,path=/log/t1/console.log,append=on",
       "-serial",

@@ -42,7 +42,8 @@ class KvmProbe final : public HostProbe {
   process::ProcessRunner& runner_;
 };
 
-// The host's TSC rate in kHz from /proc/cpuinfo ("cpu MHz"), 0 if unknown.
+// The host's TSC rate in kHz from /proc/cpuinfo ("cpu MHz"), 0 if unknown or not invariant
+// (constant_tsc and nonstop_tsc both required).
 int64_t host_tsc_khz(const std::string& cpuinfo_path = "/proc/cpuinfo");
 
 struct QemuOptions {
