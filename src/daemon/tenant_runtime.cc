@@ -2,6 +2,7 @@
 
 #include <sys/prctl.h>
 
+#include <cstdlib>
 #include <mutex>
 
 #include "core/fs.h"
@@ -13,6 +14,7 @@
 #include "image/overlay.h"
 #include "proxy/caddy_proxy.h"
 #include "tenant/recover.h"
+#include "tenant/spawn.h"
 #include "vmm/firecracker/driver.h"
 #include "vmm/firecracker/jailer_args.h"
 #include "vmm/qemu/qemu_driver.h"
@@ -62,9 +64,12 @@ class LazyCaddy final : public proxy::Proxy {
   }
 
  private:
+  // Started by us, or left running by a previous daemon (Caddy outlives it, e.g. after
+  // kill -9): that Caddy may still route tenants crash recovery removes, so it must be
+  // adopted before "nothing routed yet" can be assumed.
   bool started() {
     std::lock_guard lock(mu_);
-    return caddy_ != nullptr;
+    return caddy_ != nullptr || fs::exists(launch_.pid_file);
   }
   Result<proxy::Proxy*> get() {
     std::lock_guard lock(mu_);
@@ -79,6 +84,26 @@ class LazyCaddy final : public proxy::Proxy {
   std::mutex mu_;
   std::unique_ptr<proxy::CaddyProxy> caddy_;
 };
+
+// Test-only failure injection (tests/e2e/crash): LOBSTERD_TEST_FAIL_STEP=<spawn step> makes
+// every spawn fail right after that step took effect. Read once at start and logged loudly,
+// so a production daemon started with it by mistake says so in its log.
+std::string fail_step_for_test() {
+  const char* v = std::getenv("LOBSTERD_TEST_FAIL_STEP");  // NOLINT(concurrency-mt-unsafe)
+  if (v == nullptr || *v == '\0')
+    return "";
+  std::string step = v;
+  if (!tenant::is_spawn_step(step)) {
+    log::error("daemon.test_fail_step_unknown",
+               {{"LOBSTERD_TEST_FAIL_STEP", step}, {"known", tenant::kSpawnSteps}});
+    return "";
+  }
+  log::warn(
+      "daemon.TEST_ONLY_FAILURE_INJECTION",
+      {{"LOBSTERD_TEST_FAIL_STEP", step},
+       {"effect", "every spawn fails after step " + step + "; never set this in production"}});
+  return step;
+}
 
 std::string probe_kernel(const Paths& paths) {
   for (const char* profile : {"minimal", "openclaw"}) {
@@ -157,6 +182,7 @@ Result<std::unique_ptr<TenantRuntime>> TenantRuntime::create(const Paths& paths,
   env.create_overlay = [runner](const std::string& path, int64_t size_mb) {
     return image::create_overlay(*runner, path, static_cast<uint64_t>(size_mb));
   };
+  env.fail_after_step_for_test = fail_step_for_test();
   std::unique_ptr<TenantRuntime> rt(new TenantRuntime(std::move(parts)));
   rt->service_ = std::make_unique<tenant::TenantService>(std::move(env));
   log::info("daemon.tenant_runtime",

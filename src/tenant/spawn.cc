@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/rollback.h"
@@ -31,6 +34,12 @@ class Steps {
   // Pushes `undo` first (it must be idempotent), then runs `step`.
   Status run(std::string_view step, std::string_view detail, const std::function<Status()>& fn,
              Rollback::Undo undo) {
+    // Broken invariant, not a runtime error: kSpawnSteps is what tests and docs rely on.
+    if (next_ >= kSpawnSteps.size() || kSpawnSteps[next_] != step) {
+      log::error("tenant.spawn_step_unlisted", {{"step", step}});
+      std::abort();
+    }
+    ++next_;
     if (progress_)
       progress_(step, detail);
     if (undo)
@@ -58,9 +67,14 @@ class Steps {
   std::string name_;
   const Progress& progress_;
   Rollback rollback_;
+  size_t next_ = 0;
 };
 
 }  // namespace
+
+bool is_spawn_step(std::string_view step) {
+  return std::find(kSpawnSteps.begin(), kSpawnSteps.end(), step) != kSpawnSteps.end();
+}
 
 Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& req, const store::Actor& actor,
                           const Progress& progress) {

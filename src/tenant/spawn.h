@@ -5,16 +5,26 @@
 // transaction), so a daemon killed at any later point finds the intent on restart and tears
 // the tenant down (recover.cc). Each step pushes its undo BEFORE it acts; undos are the
 // idempotent teardown pieces, so a step that failed half-way is cleaned up too (spec §16
-// item 7). Steps, in order (names are used for progress and fail_after_step_for_test):
-//   record, ssh, overlay, config-disk, network, vm, agent, proxy, activate
+// item 7). Steps, in order: kSpawnSteps (names are used for progress, error messages and
+// fail_after_step_for_test, which the daemon sets from LOBSTERD_TEST_FAIL_STEP).
 #pragma once
 
+#include <array>
 #include <string>
+#include <string_view>
 
 #include "store/types.h"
 #include "tenant/env.h"
 
 namespace lobster::tenant {
+
+// Every spawn step, in the order spawn() runs them. spawn() aborts if it ever runs a step not
+// listed here at its position, so tests can iterate this list without keeping a copy.
+inline constexpr std::array<std::string_view, 9> kSpawnSteps = {
+    "record", "ssh", "overlay", "config-disk", "network", "vm", "agent", "proxy", "activate"};
+
+// True if `step` names a spawn step.
+bool is_spawn_step(std::string_view step);
 
 struct SpawnRequest {
   std::string name;
@@ -30,7 +40,9 @@ struct SpawnResult {
 };
 
 // Errors: kValidationFailed, kTenantExists, kResourceExhausted, kImageMissing/kImageCorrupt,
-// and the failing step's own code (message prefixed "spawn <name>: step <step>: ").
+// and the failing step's own code (message prefixed "spawn <name>: step <step>: "). With
+// env.fail_after_step_for_test set to a step, that step takes effect and then spawn fails with
+// kInternal "injected failure after step <step> (test switch)", unwinding like a real failure.
 Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& request, const store::Actor& actor,
                           const Progress& progress);
 
