@@ -13,6 +13,7 @@
 #include "guest/openclaw_versions.h"
 #include "image/initramfs.h"
 #include "image/kernel.h"
+#include "image/openclaw_patches.h"
 
 namespace lobster::image {
 namespace {
@@ -87,6 +88,7 @@ Result<Inputs> gather_inputs(process::ProcessRunner& runner, const BuildOptions&
     in.packages["openclaw"] = std::string(guest::kOpenClawVersion);
     in.packages["node"] = std::string(guest::kNodeLinuxX64Version);
     in.packages["debian"] = "bookworm minbase";
+    in.packages["openclaw-patches"] = std::string(kOpenClawPatchSet);
   }
   for (const char* tool : {"mkfs.ext4", "xz", "gzip", "ldd"}) {
     if (!process::find_executable(tool)) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/fs.h"
+#include "image/openclaw_patches.h"
 #include "image/rootfs.h"
 
 namespace lobster::image {
@@ -233,6 +234,7 @@ Status populate_openclaw_rootfs(process::ProcessRunner& runner, const RootfsInpu
   for (const char* big : {"node-llama-cpp", "@node-llama-cpp"}) {
     LOB_TRY(fs::remove_tree(dir + "/opt/openclaw/node_modules/" + big));
   }
+  LOB_TRY(apply_openclaw_patches(dir + "/opt/openclaw/node_modules/openclaw/dist"));
   const std::string entry = "/opt/openclaw/openclaw.mjs";
   if (::symlink("node_modules/openclaw/openclaw.mjs", (dir + entry).c_str()) != 0) {
     return errno_error(ErrorCode::kImageBuildFailed, "symlink " + dir + entry);
