@@ -7,6 +7,7 @@
 //   POST   /v1/tenants/{name}/resume     resume
 //   GET    /v1/tenants/{name}/token      gateway token (socket peers are root or group lobsterd)
 #include "api/endpoints.h"
+#include "health/molt.h"
 #include "tenant/service.h"
 
 namespace lobster::api {
@@ -58,7 +59,7 @@ nlohmann::json tenant_json(tenant::TenantService& svc, const store::Tenant& t) {
 
 void register_tenants(Router& router, ApiContext& ctx) {
   router.add("GET", "/v1/tenants", [&ctx](const Request&) -> Result<Response> {
-    auto entries = LOB_TRY(LOB_TRY(service(ctx))->tank());
+    auto entries = LOB_TRY(health::tank(LOB_TRY(service(ctx))->env()));
     nlohmann::json out = nlohmann::json::array();
     for (const auto& e : entries) out.push_back(tenant::to_json(e));
     return Response{200, out};

@@ -22,6 +22,8 @@ void register_all(Router& router, ApiContext& ctx) {
   register_status(router, ctx);
   register_tenants(router, ctx);
   register_tenant_data(router, ctx);
+  register_molt(router, ctx);
+  register_holds(router, ctx);
 }
 
 }  // namespace lobster::api

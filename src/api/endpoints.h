@@ -16,6 +16,8 @@ void register_health(Router& router, ApiContext& ctx);       // GET /v1/health
 void register_status(Router& router, ApiContext& ctx);       // GET /v1/status
 void register_tenants(Router& router, ApiContext& ctx);      // /v1/tenants[/{name}[/...]]
 void register_tenant_data(Router& router, ApiContext& ctx);  // snap, snap verify, logs
+void register_molt(Router& router, ApiContext& ctx);         // POST /v1/molt, .../{name}/molt
+void register_holds(Router& router, ApiContext& ctx);        // /v1/tenants/{name}/holds[/{id}]
 
 // The tenant service, or the reason this host cannot run tenants.
 Result<tenant::TenantService*> service(ApiContext& ctx);

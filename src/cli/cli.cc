@@ -126,7 +126,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     status = make_error(ErrorCode::kInternal, "unexpected failure: {}", e.what());
   }
   if (status)
-    return 0;
+    return ctx.exit_code;
   print_error(ctx, status.error());
   return static_cast<int>(exit_code_for(status.error().code));
 }

@@ -1,15 +1,22 @@
 // `lobsterd exec NAME [-- CMD...]`: SSH into the tenant's guest as root with the tenant's key
 // and the guest host key pinned at spawn (host key checking is never turned off, spec §16 item 17).
-// A suspended tenant is resumed first. The CLI process becomes ssh, so the remote exit code is
-// the command's exit code and an interactive terminal works as usual.
+// `configure NAME` and `devices NAME` are exec of `openclaw configure` / `openclaw devices`.
+// A suspended tenant is resumed first; a hold (spec §9.6) keeps it from being suspended while
+// ssh runs as a foreground child (renewed every 120 s, released after). The CLI exits with
+// ssh's exit code (128 + n if a signal killed it).
 #include <unistd.h>
 
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/foreground_child.h"
 #include "core/fs.h"
 
 namespace lobster::cli {
+namespace {
+// Spec §9.6: renew the 300 s hold every 120 s.
+constexpr int64_t kHoldKeepaliveMs = 120'000;
+}  // namespace
 
 // One word for a POSIX shell: bare if it only has characters no shell treats specially,
 // else single-quoted with embedded quotes as '\''.
@@ -64,41 +71,86 @@ std::vector<std::string> ssh_argv(const std::string& ssh_dir, const std::string&
   return argv;
 }
 
+// The tenant's record, resumed first if it is suspended (spec §9.6).
+Result<nlohmann::json> active_tenant(const CliContext& ctx, const api::ApiClient& client,
+                                     const std::string& name) {
+  nlohmann::json t = LOB_TRY(client.get("/v1/tenants/" + name));
+  std::string status = t.value("status", "");
+  if (status == "removing") {
+    return make_error(ErrorCode::kValidationFailed, "tenant \"{}\" is being removed", name);
+  }
+  if (status == "suspended") {
+    ctx.progress("Resuming tenant \"" + name + "\"...");
+    t = LOB_TRY(client.post("/v1/tenants/" + name + "/resume", nullptr));
+  }
+  if (t.value("status", "") != "active") {
+    return make_error(ErrorCode::kInvalidState, "tenant \"{}\" is {}", name,
+                      t.value("status", "unknown"));
+  }
+  return t;
+}
+
+Status run_in_guest(CliContext& ctx, const std::string& name,
+                    const std::vector<std::string>& command) {
+  api::ApiClient client = ctx.client(10 * 60 * 1000);
+  nlohmann::json t = LOB_TRY(active_tenant(ctx, client, name));
+  std::string ssh_dir = ctx.paths().ssh_dir() + "/" + name;
+  if (::access((ssh_dir + "/id_ed25519").c_str(), R_OK) != 0) {
+    return with_hint(
+        Error{ErrorCode::kPermissionDenied, "cannot read the tenant's SSH key in " + ssh_dir},
+        "run lobsterd exec as root");
+  }
+  // The hold keeps the scheduler from suspending the tenant under the session. Holds are
+  // best effort (spec §9.6): a session without one still runs.
+  const std::string holds = "/v1/tenants/" + name + "/holds";
+  std::string hold_id;
+  if (auto h = client.post(holds, nlohmann::json::object()); h) {
+    hold_id = h->value("holdId", "");
+  } else {
+    ctx.progress("warning: no suspend hold: " + h.error().message);
+  }
+  bool tty = ::isatty(STDIN_FILENO) != 0 && ::isatty(STDOUT_FILENO) != 0;
+  std::vector<std::string> argv = ssh_argv(ssh_dir, t.value("ip", ""), tty, command);
+  api::ApiClient quick = ctx.client(10'000);
+  auto code = run_foreground(argv, kHoldKeepaliveMs, [&] {
+    if (!hold_id.empty())
+      (void)quick.call("PUT", holds + "/" + hold_id, nlohmann::json::object());
+  });
+  if (!hold_id.empty())
+    (void)quick.call("DELETE", holds + "/" + hold_id);
+  ctx.exit_code = LOB_TRY(std::move(code));
+  return ok();
+}
+
 void register_exec(CommandHost& host) {
   struct Args {
     std::string name;
     std::vector<std::string> command;
   };
   auto a = std::make_shared<Args>();
-  CLI::App* cmd = host.add(
-      "exec", "Open a shell or run a command in a tenant's guest (ssh)",
-      [a](CliContext& ctx) -> Status {
-        api::ApiClient client = ctx.client(10 * 60 * 1000);
-        nlohmann::json t = LOB_TRY(client.get("/v1/tenants/" + a->name));
-        if (t.value("status", "") == "suspended") {
-          ctx.progress("Resuming tenant \"" + a->name + "\"...");
-          t = LOB_TRY(client.post("/v1/tenants/" + a->name + "/resume", nullptr));
-        }
-        if (t.value("status", "") != "active") {
-          return make_error(ErrorCode::kInvalidState, "tenant \"{}\" is {}", a->name,
-                            t.value("status", "unknown"));
-        }
-        std::string ssh_dir = ctx.paths().ssh_dir() + "/" + a->name;
-        if (::access((ssh_dir + "/id_ed25519").c_str(), R_OK) != 0) {
-          return with_hint(
-              Error{ErrorCode::kPermissionDenied, "cannot read the tenant's SSH key in " + ssh_dir},
-              "run lobsterd exec as root");
-        }
-        bool tty = ::isatty(STDIN_FILENO) != 0 && ::isatty(STDOUT_FILENO) != 0;
-        std::vector<std::string> argv = ssh_argv(ssh_dir, t.value("ip", ""), tty, a->command);
-        std::vector<char*> cargv;
-        for (auto& s : argv) cargv.push_back(s.data());
-        cargv.push_back(nullptr);
-        ::execvp("ssh", cargv.data());
-        return errno_error(ErrorCode::kExecFailed, "exec ssh");
-      });
+  CLI::App* cmd =
+      host.add("exec", "Open a shell or run a command in a tenant's guest (ssh)",
+               [a](CliContext& ctx) -> Status { return run_in_guest(ctx, a->name, a->command); });
   cmd->add_option("name", a->name, "Tenant name")->required();
   cmd->add_option("command", a->command, "Command to run (after --); default: a login shell");
+}
+
+void register_configure(CommandHost& host) {
+  auto name = std::make_shared<std::string>();
+  CLI::App* cmd = host.add("configure", "Run OpenClaw's configuration TUI in a tenant's guest",
+                           [name](CliContext& ctx) -> Status {
+                             return run_in_guest(ctx, *name, {"openclaw", "configure"});
+                           });
+  cmd->add_option("name", *name, "Tenant name")->required();
+}
+
+void register_devices(CommandHost& host) {
+  auto name = std::make_shared<std::string>();
+  CLI::App* cmd = host.add("devices", "List and approve OpenClaw paired devices of a tenant",
+                           [name](CliContext& ctx) -> Status {
+                             return run_in_guest(ctx, *name, {"openclaw", "devices"});
+                           });
+  cmd->add_option("name", *name, "Tenant name")->required();
 }
 
 }  // namespace lobster::cli

@@ -35,6 +35,8 @@ struct CliContext {
   std::ostream* err = nullptr;
   std::istream* in = nullptr;
   bool interactive = false;  // stdin is a terminal (prompts allowed)
+  // Exit code when the action succeeds (exec: the remote command's; molt: 1 if unhealthy).
+  int exit_code = 0;
 
   // The state root's layout. A relative --root (or LOBSTERD_ROOT) is made absolute, because
   // the detached daemon changes its directory to /.

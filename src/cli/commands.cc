@@ -13,6 +13,9 @@ void register_all(CommandHost& host) {
   register_snap(host);
   register_logs(host);
   register_exec(host);
+  register_configure(host);
+  register_devices(host);
+  register_molt(host);
   register_image(host);
 }
 

@@ -18,6 +18,9 @@ void register_tenant_ops(CommandHost& host);  // evict, suspend, resume, token, 
 void register_snap(CommandHost& host);
 void register_logs(CommandHost& host);
 void register_exec(CommandHost& host);
+void register_configure(CommandHost& host);  // exec NAME openclaw configure
+void register_devices(CommandHost& host);    // exec NAME openclaw devices
+void register_molt(CommandHost& host);
 void register_image(CommandHost& host);
 
 void register_all(CommandHost& host);

@@ -33,6 +33,11 @@ Progress TenantService::recorder(const std::string& name) {
   };
 }
 
+void TenantService::clear_progress(const std::string& name) {
+  std::lock_guard lock(mu_);
+  progress_.erase(name);
+}
+
 std::string TenantService::progress(const std::string& name) {
   std::lock_guard lock(mu_);
   auto it = progress_.find(name);
@@ -89,66 +94,6 @@ Result<std::string> TenantService::logs(const std::string& name, agent::LogServi
   }
   TenantFacts f = LOB_TRY(facts_for(env_, t));
   return agent_for(env_, t, f).get_logs(service);
-}
-
-TankEntry TenantService::check(const store::Tenant& t) {
-  TankEntry e;
-  e.name = t.name;
-  e.status = std::string(store::status_name(t.status));
-  e.vcpus = t.vcpus;
-  e.mem_limit_mb = t.mem_mb;
-  auto f = facts_for(env_, t);
-  if (!f) {
-    e.state = "UNKNOWN";
-    return e;
-  }
-  e.ip = f->subnet.guest.to_string();
-  if (t.status == store::TenantStatus::kSuspended) {
-    e.vm_pid = "suspended";
-    e.state = "SUSPENDED";
-    return e;
-  }
-  auto fail = [&](const char* check, std::string message) {
-    e.failed_checks.emplace_back(check, std::move(message));
-  };
-  e.vm_pid = "dead";
-  if (t.vm) {
-    auto vm = attach_vm(env_, t, *f);
-    if (vm) {
-      e.vm_pid = std::to_string(t.vm->pid);
-      if (auto stats = (*vm)->stats(); stats)
-        e.memory_mb = stats->rss_bytes >> 20;
-    } else {
-      fail("vm.process", vm.error().message);
-    }
-  } else {
-    fail("vm.process", "no VMM recorded");
-  }
-  if (Status s = agent_for(env_, t, *f).health_ping(); !s) {
-    fail("vm.responsive", s.error().message);
-  }
-  auto link = env_.links->get_link(f->tap);
-  if (!link || !link->has_value())
-    fail("net.tap", "TAP " + f->tap + " missing");
-  auto routes = env_.proxy->live_route_ids();
-  bool routed = false;
-  if (routes) {
-    for (const auto& id : *routes) routed = routed || id == "lobster-" + t.name;
-  }
-  if (!routed)
-    fail("net.caddy-route", "no route for " + t.name);
-  e.state = t.status != store::TenantStatus::kActive ? "UNKNOWN"
-            : e.failed_checks.empty()                ? "HEALTHY"
-                                                     : "DEGRADED";
-  return e;
-}
-
-Result<std::vector<TankEntry>> TenantService::tank() {
-  auto tenants = LOB_TRY(env_.store->list_tenants());
-  std::vector<TankEntry> out;
-  out.reserve(tenants.size());
-  for (const auto& t : tenants) out.push_back(check(t));
-  return out;
 }
 
 }  // namespace lobster::tenant

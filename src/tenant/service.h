@@ -41,7 +41,6 @@ class TenantService {
   Result<SuspendResult> suspend(const std::string& name, const store::Actor& actor);
   Result<store::Tenant> resume(const std::string& name, const store::Actor& actor);
   Result<SnapResult> snap(const std::string& name, const std::string& out);
-  Result<std::vector<TankEntry>> tank();
   Result<store::Tenant> get(const std::string& name);
   // Last 4000 characters of a guest log, via the agent.
   Result<std::string> logs(const std::string& name, agent::LogService service);
@@ -50,10 +49,21 @@ class TenantService {
 
   TenantEnv& env() { return env_; }
 
+  // Runs `op(progress)` under the tenant's operation lock, recording its progress lines like
+  // the operations above; for operations built outside this module (health: molt).
+  template <typename Fn>
+  auto exclusive(const std::string& name, Fn&& op) {
+    std::shared_ptr<std::mutex> m = lock_for(name);
+    std::lock_guard tenant_lock(*m);
+    auto result = op(recorder(name));
+    clear_progress(name);
+    return result;
+  }
+
  private:
   std::shared_ptr<std::mutex> lock_for(const std::string& name);
   Progress recorder(const std::string& name);
-  TankEntry check(const store::Tenant& t);
+  void clear_progress(const std::string& name);
 
   TenantEnv env_;
   std::mutex mu_;

@@ -1,0 +1,282 @@
+// molt, checks, repairs, tank and holds against the in-memory fakes (store, links, firewall,
+// VMM, proxy), a cgroupfs in a temp dir, real ssh-keygen/dropbearkey (spawn) and a loopback
+// stand-in for the guest agent. Each test breaks one thing and checks the resulting state.
+#include "health/molt.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/fs.h"
+#include "core/testing/matchers.h"
+#include "health/holds.h"
+#include "health/testing/fake_agent.h"
+#include "host/firewall/testing/fake_firewall.h"
+#include "host/net/testing/fake_links.h"
+#include "proxy/testing/fake_proxy.h"
+#include "store/testing/fake_store.h"
+#include "store/testing/temp_dir.h"
+#include "tenant/spawn.h"
+#include "vmm/testing/fake_vmm.h"
+
+namespace lobster::health {
+namespace {
+
+using ::lobster::testing::HasError;
+using ::lobster::testing::IsOk;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::vector<std::string> names(const std::vector<CheckResult>& r) { return failed_checks(r); }
+
+class MoltTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(tmp_.path().empty());
+    paths_ = Paths::under(tmp_.path() + "/root");
+    std::filesystem::create_directories(tmp_.path() + "/cgroup");
+    std::ofstream(tmp_.path() + "/cgroup/cgroup.controllers") << "memory cpu pids\n";
+    std::ofstream(tmp_.path() + "/cgroup/cgroup.subtree_control") << "";
+    auto cg = cgroup::FsCgroups::create(tmp_.path() + "/cgroup", "lobsterd-test");
+    ASSERT_THAT(cg, IsOk());
+    cgroups_ = std::move(*cg);
+    env_.paths = paths_;
+    env_.config = Config::defaults(paths_);
+    env_.store = &store_;
+    env_.links = &links_;
+    env_.firewall = &firewall_;
+    env_.cgroups = cgroups_.get();
+    env_.vmm = &vmm_;
+    env_.proxy = &proxy_;
+    env_.runner = &runner_;
+    env_.clock = &clock_;
+    env_.image_for = [this](const std::string& profile) -> Result<tenant::GuestImage> {
+      std::string d = paths_.image_dir(profile);
+      return tenant::GuestImage{d + "/vmlinux", d + "/initramfs.cpio", d + "/rootfs.ext4"};
+    };
+    env_.create_overlay = [](const std::string& path, int64_t) {
+      return fs::write_file_atomic(path, "overlay", 0600);
+    };
+    env_.agent_endpoint = [this](const std::string&) {
+      return agent::Endpoint{"127.0.0.1", agent_.port(), agent_.port()};
+    };
+    env_.agent_wait_ms = 5'000;
+    auto r = tenant::spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr);
+    ASSERT_THAT(r, IsOk());
+  }
+
+  store::Tenant alice() { return *store_.get_tenant("alice"); }
+
+  void kill_vm() {
+    store::Tenant t = alice();
+    auto f = tenant::facts_for(env_, t);
+    auto vm = tenant::attach_vm(env_, t, *f);
+    ASSERT_THAT(vm, IsOk());
+    ASSERT_THAT((*vm)->stop(0), IsOk());
+  }
+
+  Result<MoltResult> molt_alice(std::vector<std::string>* phases = nullptr) {
+    return molt(env_, "alice", actor_, [phases](std::string_view phase, std::string_view detail) {
+      if (phases)
+        phases->push_back(std::string(phase) + ":" + std::string(detail));
+    });
+  }
+
+  store::testing::TempDir tmp_;
+  Paths paths_;
+  FakeClock clock_;
+  store::FakeStore store_{clock_};
+  net::testing::FakeLinks links_;
+  firewall::testing::FakeFirewall firewall_;
+  std::unique_ptr<cgroup::FsCgroups> cgroups_;
+  vmm::testing::FakeVmmDriver vmm_;
+  proxy::testing::FakeProxy proxy_;
+  process::PosixProcessRunner runner_;
+  testing::FakeGuestAgent agent_;
+  tenant::TenantEnv env_;
+  store::Actor actor_ = store::Actor::uid(0);
+};
+
+TEST_F(MoltTest, HealthyTenantIsAlreadyHealthy) {
+  auto checks = run_checks(env_, alice());
+  ASSERT_EQ(checks.size(), 5u);
+  EXPECT_TRUE(all_ok(checks)) << to_json(checks[0]).dump();
+  std::vector<std::string> phases;
+  auto r = molt_alice(&phases);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->healthy);
+  EXPECT_TRUE(r->repairs.empty());
+  EXPECT_EQ(phases.back(), "done:Already healthy");
+  nlohmann::json j = to_json(*r);
+  EXPECT_EQ(j["tenant"], "alice");
+  EXPECT_EQ(j["initialChecks"][0]["check"], "vm.process");
+  EXPECT_EQ(j["initialChecks"][0]["status"], "ok");
+  EXPECT_EQ(j["finalChecks"].size(), 5u);
+}
+
+TEST_F(MoltTest, DeadVmIsColdBootedWithItsOverlayAndTheTokenReinjected) {
+  int64_t old_pid = alice().vm->pid;
+  kill_vm();
+  auto r = molt_alice();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(names(r->initial_checks), Contains("vm.process"));
+  ASSERT_FALSE(r->repairs.empty());
+  EXPECT_EQ(r->repairs[0].repair, "vm.restart");
+  EXPECT_TRUE(r->repairs[0].fixed) << nlohmann::json(r->repairs[0].actions).dump();
+  EXPECT_TRUE(r->healthy);
+  ASSERT_TRUE(alice().vm.has_value());
+  EXPECT_NE(alice().vm->pid, old_pid);
+  ASSERT_EQ(vmm_.running(), 1u);
+  auto spec = vmm_.vms().begin()->second.spec;
+  EXPECT_EQ(spec.drives[1].path,
+            tenant::facts_for(env_, alice())->files.overlay);  // the tenant's existing disk
+  ASSERT_FALSE(agent_.secrets().empty());
+  EXPECT_EQ(agent_.secrets().back()["OPENCLAW_GATEWAY_TOKEN"], alice().gateway_token);
+}
+
+TEST_F(MoltTest, MissingTapGetsTapRulesAndANewVm) {
+  int64_t old_pid = alice().vm->pid;
+  auto f = tenant::facts_for(env_, alice());
+  ASSERT_THAT(links_.delete_link(f->tap), IsOk());
+  ASSERT_THAT(firewall_.remove_tenant(f->net), IsOk());
+  auto r = molt_alice();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(names(r->initial_checks), std::vector<std::string>{"net.tap"});
+  ASSERT_EQ(r->repairs.size(), 2u);
+  EXPECT_EQ(r->repairs[0].repair, "net.recreate-tap");
+  EXPECT_TRUE(r->repairs[0].fixed);
+  EXPECT_EQ(r->repairs[1].repair, "vm.restart");
+  EXPECT_TRUE(r->repairs[1].fixed);
+  EXPECT_TRUE(r->healthy);
+  auto link = links_.get_link(f->tap);
+  ASSERT_THAT(link, IsOk());
+  EXPECT_TRUE(link->has_value());
+  // The complete rule set is back, lockdown included.
+  EXPECT_TRUE(firewall_.installed().contains(f->net.tap_id));
+  EXPECT_NE(alice().vm->pid, old_pid);
+}
+
+TEST_F(MoltTest, MissingRouteIsReadded) {
+  ASSERT_THAT(proxy_.remove_tenant("alice"), IsOk());
+  auto r = molt_alice();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(names(r->initial_checks), std::vector<std::string>{"net.caddy-route"});
+  EXPECT_THAT(r->initial_checks[4].message, HasSubstr("lobster-alice"));
+  ASSERT_EQ(r->repairs.size(), 1u);
+  EXPECT_EQ(r->repairs[0].repair, "proxy.readd-routes");
+  EXPECT_TRUE(r->healthy);
+  ASSERT_EQ(proxy_.routes().size(), 1u);
+  EXPECT_EQ(proxy_.routes()[0].upstream, "10.0.0.6:9000");
+}
+
+TEST_F(MoltTest, StoppedGatewayIsEnsured) {
+  agent_.gateway = false;
+  std::vector<std::string> phases;
+  auto r = molt_alice(&phases);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(names(r->initial_checks), std::vector<std::string>{"net.gateway"});
+  ASSERT_EQ(r->repairs.size(), 1u);
+  EXPECT_EQ(r->repairs[0].repair, "gateway.ensure");
+  EXPECT_THAT(r->repairs[0].actions, ElementsAre(HasSubstr("Launched the gateway")));
+  EXPECT_TRUE(r->healthy);
+  EXPECT_THAT(phases, Contains("repairing:1 issue(s) found"));
+  EXPECT_EQ(phases.back(), "done:Healthy");
+}
+
+TEST_F(MoltTest, FailedRepairIsReportedNotThrown) {
+  kill_vm();
+  vmm_.fail_start = true;
+  std::vector<std::string> phases;
+  auto r = molt_alice(&phases);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->healthy);
+  ASSERT_FALSE(r->repairs.empty());
+  EXPECT_FALSE(r->repairs[0].fixed);
+  EXPECT_THAT(r->repairs[0].actions.back(), HasSubstr("error: "));
+  EXPECT_THAT(names(r->final_checks), Contains("vm.process"));
+  EXPECT_EQ(phases.back(), "done:Still degraded");
+  EXPECT_EQ(to_json(*r)["repairs"][0]["fixed"], false);
+}
+
+TEST_F(MoltTest, UnresponsiveAgentFailsBothGuestChecks) {
+  agent_.responsive = false;
+  auto checks = run_checks(env_, alice());
+  EXPECT_EQ(names(checks), (std::vector<std::string>{"vm.responsive", "net.gateway"}));
+  EXPECT_EQ(plan_repairs(checks), std::vector<RepairKind>{RepairKind::kEnsureGateway});
+}
+
+TEST_F(MoltTest, SuspendedTenantIsResumedFirst) {
+  ASSERT_THAT(store_.update_tenant(
+                  "alice", {.status = store::TenantStatus::kSuspended, .clear_vm = true}, actor_),
+              IsOk());
+  auto skipped = run_checks(env_, alice());
+  EXPECT_TRUE(all_ok(skipped));
+  EXPECT_THAT(skipped[0].message, HasSubstr("Skipped"));
+  auto r = molt_alice();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->resumed);
+  EXPECT_TRUE(r->healthy);
+  EXPECT_EQ(alice().status, store::TenantStatus::kActive);
+}
+
+TEST_F(MoltTest, RefusesTenantsBeingRemovedAndUnknownOnes) {
+  EXPECT_THAT(molt(env_, "bob", actor_, nullptr), HasError(ErrorCode::kTenantNotFound));
+  ASSERT_THAT(store_.update_tenant("alice", {.status = store::TenantStatus::kRemoving}, actor_),
+              IsOk());
+  EXPECT_THAT(molt_alice(), HasError(ErrorCode::kValidationFailed));
+}
+
+TEST_F(MoltTest, TankReportsStatesFromTheSameChecks) {
+  auto rows = tank(env_);
+  ASSERT_THAT(rows, IsOk());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].state, "HEALTHY");
+  ASSERT_THAT(proxy_.remove_tenant("alice"), IsOk());
+  rows = tank(env_);
+  ASSERT_THAT(rows, IsOk());
+  EXPECT_EQ((*rows)[0].state, "DEGRADED");
+  ASSERT_EQ((*rows)[0].failed_checks.size(), 1u);
+  EXPECT_EQ((*rows)[0].failed_checks[0].first, "net.caddy-route");
+}
+
+TEST_F(MoltTest, HoldsAreStoredForwardedRenewedAndReleased) {
+  auto h = acquire_hold(env_, "alice", kHoldTtlMs, actor_);
+  ASSERT_THAT(h, IsOk());
+  EXPECT_EQ(h->hold.hold_id.size(), 36u);  // UUID text
+  EXPECT_TRUE(h->guest_notified);
+  EXPECT_EQ(h->hold.expires_at_ms, clock_.now_ms() + kHoldTtlMs);
+  EXPECT_THAT(agent_.holds(), Contains(h->hold.hold_id));
+  auto listed = store_.list_holds("alice");
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->size(), 1u);
+
+  clock_.advance_ms(kHoldKeepaliveMs);
+  auto kept = keep_hold(env_, "alice", h->hold.hold_id, kHoldTtlMs, actor_);
+  ASSERT_THAT(kept, IsOk());
+  EXPECT_EQ(kept->hold.expires_at_ms, clock_.now_ms() + kHoldTtlMs);
+  EXPECT_EQ(store_.list_holds("alice")->size(), 1u);
+
+  auto released = release_hold(env_, "alice", h->hold.hold_id, actor_);
+  ASSERT_THAT(released, IsOk());
+  EXPECT_TRUE(*released);
+  EXPECT_TRUE(store_.list_holds("alice")->empty());
+  EXPECT_TRUE(agent_.holds().empty());
+  EXPECT_THAT(release_hold(env_, "alice", h->hold.hold_id, actor_), IsOk());  // idempotent
+
+  EXPECT_THAT(acquire_hold(env_, "bob", kHoldTtlMs, actor_), HasError(ErrorCode::kTenantNotFound));
+  EXPECT_THAT(acquire_hold(env_, "alice", 0, actor_), HasError(ErrorCode::kValidationFailed));
+}
+
+TEST_F(MoltTest, HoldOnAnUnreachableGuestIsStillStored) {
+  agent_.responsive = false;
+  auto h = acquire_hold(env_, "alice", kHoldTtlMs, actor_);
+  ASSERT_THAT(h, IsOk());
+  EXPECT_FALSE(h->guest_notified);
+  EXPECT_EQ(store_.list_holds("alice")->size(), 1u);
+}
+
+}  // namespace
+}  // namespace lobster::health
