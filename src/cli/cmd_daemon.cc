@@ -22,6 +22,9 @@ void register_daemon(CommandHost& host) {
                            });
   cmd->add_flag("-f,--foreground", *foreground,
                 "Stay in the foreground and mirror the log to stderr (for supervisors)");
+  cmd->footer(
+      "Test-only: LOBSTERD_TEST_FAIL_STEP=<spawn step> in the daemon's environment makes every\n"
+      "spawn fail right after that step (crash-safety tests). Never set it in production.");
 }
 
 }  // namespace lobster::cli

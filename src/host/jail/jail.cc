@@ -27,10 +27,13 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 }
 
 // Runs in the cloned child: only async-signal-safe calls until execve.
-[[noreturn]] void child_main(int sync_fd, int null_fd, int out_fd, int err_fd,
+[[noreturn]] void child_main(int sync_fd, int sync_write_fd, int null_fd, int out_fd, int err_fd,
                              const std::vector<std::pair<int, int>>& staged,
                              const std::vector<int>& sorted_targets, char* const* argv,
                              char* const* envp, bool new_ns) {
+  // Our copy of the write end must go, or a parent killed before it says "go" (kill -9 of the
+  // daemon) would leave us blocked in read() forever, outside any cgroup: EOF must mean exit.
+  ::close(sync_write_fd);
   char go = 0;
   if (::read(sync_fd, &go, 1) != 1)
     ::_exit(126);
@@ -108,8 +111,8 @@ Result<Spawned> spawn(const SpawnSpec& spec) {
   if (rc < 0)
     return errno_error(ErrorCode::kJailerSetupFailed, "clone3 " + spec.argv[0]);
   if (rc == 0) {
-    child_main(sync_r.get(), null_fd.get(), spec.stdout_fd, spec.stderr_fd, staged, targets,
-               argv.data(), envp.data(), spec.new_namespaces);
+    child_main(sync_r.get(), sync_w.get(), null_fd.get(), spec.stdout_fd, spec.stderr_fd, staged,
+               targets, argv.data(), envp.data(), spec.new_namespaces);
   }
   Spawned out;
   out.pid = static_cast<pid_t>(rc);

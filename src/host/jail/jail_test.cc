@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -76,6 +77,36 @@ TEST(Jail, FailedPlacementNeverExecs) {
                         return make_error(ErrorCode::kCgroupFailed, "no cgroup");
                       }});
   EXPECT_THAT(child, HasError(ErrorCode::kCgroupFailed));
+}
+
+// The daemon can be killed (kill -9) between clone and "go": the waiting child must then exit
+// on its own instead of blocking forever outside any cgroup where recovery could find it.
+TEST(Jail, ChildExitsWhenItsParentDiesBeforeExec) {
+  require_root();
+  int report[2];
+  ASSERT_EQ(::pipe2(report, O_CLOEXEC), 0);
+  UniqueFd report_r(report[0]);
+  UniqueFd report_w(report[1]);
+  pid_t parent = ::fork();
+  ASSERT_GE(parent, 0);
+  if (parent == 0) {
+    // Stands in for the daemon: dies while the child waits for placement.
+    (void)spawn({.argv = {"/bin/sleep", "60"}, .before_exec = [&](pid_t pid) -> Status {
+                   (void)::write(report_w.get(), &pid, sizeof(pid));
+                   ::_exit(0);
+                 }});
+    ::_exit(1);
+  }
+  report_w.reset();
+  pid_t child = 0;
+  ASSERT_EQ(::read(report_r.get(), &child, sizeof(child)), static_cast<ssize_t>(sizeof(child)));
+  int status = 0;
+  ASSERT_EQ(::waitpid(parent, &status, 0), parent);
+  auto pidfd = pidfd_open(child);
+  if (!pidfd)
+    return;  // already gone (and reaped by init): the behaviour we want
+  EXPECT_TRUE(wait_exit(pidfd->get(), 10000)) << "orphaned child " << child << " still waits";
+  (void)kill(pidfd->get(), SIGKILL);  // only if the test failed: do not leak it
 }
 
 TEST(Jail, PidfdOpenOfMissingProcessFails) {
