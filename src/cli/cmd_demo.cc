@@ -15,6 +15,20 @@ namespace {
 
 constexpr const char* kDemo = "demo";
 
+// Under TCG the gateway needs ~2 min on an idle 2-core host and far longer on a busy one.
+constexpr int kGatewayWaitMinutes = 30;
+
+// The last non-empty line of a log tail, cut to a terminal-friendly length.
+std::string last_line(const std::string& text) {
+  size_t end = text.find_last_not_of("\r\n");
+  if (end == std::string::npos)
+    return "";
+  size_t begin = text.rfind('\n', end);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  std::string line = text.substr(begin, end - begin + 1);
+  return line.size() > 160 ? line.substr(0, 157) + "..." : line;
+}
+
 std::vector<std::string> curl_argv(const std::string& host, const std::string& ca) {
   return {"curl",     "-sS",       "--max-time",
           "10",       "--resolve", host + ":443:127.0.0.1",
@@ -54,26 +68,36 @@ void register_demo(CommandHost& host) {
         std::string ca = ctx.paths().caddy_dir() + "/data/pki/authorities/local/root.crt";
         ctx.progress(
             "[4/4] Waiting for the OpenClaw gateway to answer through Caddy (~2 min "
-            "under software emulation)...");
+            "under software emulation on an idle host)...");
         process::PosixProcessRunner runner;
         bool up = false;
-        auto start = std::chrono::steady_clock::now();
-        while (!up && std::chrono::steady_clock::now() - start < std::chrono::minutes(8)) {
+        const auto start = std::chrono::steady_clock::now();
+        const auto deadline = start + std::chrono::minutes(kGatewayWaitMinutes);
+        auto next_report = start + std::chrono::seconds(30);
+        while (!up && std::chrono::steady_clock::now() < deadline) {
           auto r = runner.run(curl_argv(host_name, ca), {.timeout_ms = 15'000});
           up = r && r->exit_code == 0 && !r->out.empty() && r->out.find("502") == std::string::npos;
-          if (!up) {
-            auto waited = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::steady_clock::now() - start)
-                              .count();
-            if (waited % 15 < 5)
-              ctx.progress(fmt::format("  still booting ({} s)", waited));
-            std::this_thread::sleep_for(std::chrono::seconds(5));
+          if (up)
+            break;
+          const auto now = std::chrono::steady_clock::now();
+          if (now >= next_report) {
+            // What the gateway is doing, so a slow start on a busy host does not look hung.
+            auto logs = client.get(std::string("/v1/tenants/") + kDemo + "/logs?service=gateway");
+            std::string line = logs ? last_line(logs->value("logs", "")) : std::string();
+            ctx.progress(
+                fmt::format("  still starting ({} s){}{}",
+                            std::chrono::duration_cast<std::chrono::seconds>(now - start).count(),
+                            line.empty() ? "" : ": ", line));
+            next_report = now + std::chrono::seconds(30);
           }
+          std::this_thread::sleep_for(std::chrono::seconds(3));
         }
         if (!up) {
-          return with_hint(
-              Error{ErrorCode::kExecTimeout, "the demo gateway did not answer within 8 minutes"},
-              "see `lobsterd logs demo` and `lobsterd tank`");
+          return with_hint(Error{ErrorCode::kExecTimeout,
+                                 fmt::format("the demo gateway did not answer within {} minutes",
+                                             kGatewayWaitMinutes)},
+                           "the tenant keeps running: see `lobsterd logs demo` and `lobsterd "
+                           "tank`, then run `lobsterd demo` again to keep waiting");
         }
         std::string curl_line =
             fmt::format("curl --resolve {}:443:127.0.0.1 --cacert {} https://{}/health", host_name,
