@@ -122,6 +122,27 @@ TEST_F(CrashE2e, InjectedFailureAfterEachSpawnStepLeavesNoResidue) {
   EXPECT_THAT(*log, HasSubstr("TEST_ONLY_FAILURE_INJECTION"));
 }
 
+// The narrowest crash windows, made exact: the daemon dies after the route and the VMM exist
+// but before the VMM was recorded and the tenant activated (the store then holds a "creating"
+// row without a VMM pid). Recovery must find the VMM through the cgroup and remove the route
+// from the Caddy the dead daemon left running.
+TEST_F(CrashE2e, KillNineBetweenStepsOfACompleteSpawnIsRolledBack) {
+  e2e::CmdResult r = g_root.cli({"spawn", "k2"});
+  ASSERT_EQ(r.exit, 0) << r.err;
+  ASSERT_NO_FATAL_FAILURE(stop_daemon(SIGKILL));
+  e2e::CmdResult edit = e2e::sh({"sqlite3", g_root.path() + "/lib/state.db",
+                                 "UPDATE tenants SET status = 'creating', vm_pid = NULL, "
+                                 "vm_start_time = NULL, intent = '{\"op\":\"spawn\"}' "
+                                 "WHERE name = 'k2'"});
+  ASSERT_EQ(edit.exit, 0) << edit.err;
+  auto before = e2e::ResidueScanner(g_root.path()).scan();
+  EXPECT_THAT(e2e::ResidueScanner::describe(before), HasSubstr("Caddy route lobster-k2 (live)"));
+  std::string why;
+  ASSERT_GT(g_root.start_daemon({}, &why), 0) << why;
+  EXPECT_EQ(status_of("k2"), "");
+  expect_clean("after recovering the half-recorded spawn");
+}
+
 TEST_F(CrashE2e, KillNineDuringSpawnOrEvictThenRestartEndsCleanOrComplete) {
   const char* seed_env = std::getenv("LOBSTER_CRASH_SEED");  // NOLINT(concurrency-mt-unsafe)
   const auto seed = seed_env != nullptr ? static_cast<uint32_t>(std::strtoul(seed_env, nullptr, 10))
