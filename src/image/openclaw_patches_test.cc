@@ -8,14 +8,14 @@
 
 #include "core/fs.h"
 #include "core/testing/matchers.h"
-#include "store/testing/temp_dir.h"
+#include "core/testing/temp_dir.h"
 
 namespace lobster::image {
 namespace {
 
-using store::testing::TempDir;
 using testing::HasError;
 using testing::IsOk;
+using testing::TempDir;
 
 TEST(ApplyPatch, ReplacesEveryOccurrence) {
   std::string text = "a = 5e3; b = 5e3;";

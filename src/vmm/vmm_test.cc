@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/testing/matchers.h"
+#include "core/testing/temp_dir.h"
 
 namespace lobster::vmm {
 namespace {
@@ -31,18 +32,7 @@ class FakeProbe : public HostProbe {
   bool kvm_usable() const override { return kvm; }
 };
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/lobster-vmm-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::lobster::testing::TempDir;
 
 TEST(ChooseDriver, AutoPicksFirecrackerOnlyWithBinariesAndKvm) {
   Config cfg = Config::defaults(Paths::under("/tmp/x"));

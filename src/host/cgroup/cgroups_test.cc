@@ -8,6 +8,7 @@
 
 #include "core/fs.h"
 #include "core/testing/matchers.h"
+#include "core/testing/temp_dir.h"
 
 namespace lobster::cgroup {
 namespace {
@@ -15,18 +16,7 @@ namespace {
 using ::lobster::testing::HasError;
 using ::lobster::testing::IsOk;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/lobster-cg-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::lobster::testing::TempDir;
 
 std::string slurp(const std::string& path) {
   auto r = fs::read_file(path);

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/fs.h"
+#include "core/testing/temp_dir.h"
 #include "vmm/qemu/qemu_driver.h"
 
 namespace lobster::vmm::qemu {
@@ -23,18 +24,7 @@ class CountingRunner : public process::ProcessRunner {
   }
 };
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/lobster-kvm-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::lobster::testing::TempDir;
 
 TEST(KvmProbe, CachedAnswerIsUsedWithoutProbing) {
   TempDir dir;
