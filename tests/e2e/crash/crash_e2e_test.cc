@@ -143,6 +143,27 @@ TEST_F(CrashE2e, KillNineBetweenStepsOfACompleteSpawnIsRolledBack) {
   expect_clean("after recovering the half-recorded spawn");
 }
 
+// A complete tenant's VMM outlives a killed daemon; the next daemon adopts it (pid + start
+// time + QMP), so operations that drive the VMM, not only the guest network, still work.
+TEST_F(CrashE2e, OrphanedVmmIsAdoptedByTheRestartedDaemon) {
+  e2e::CmdResult r = g_root.cli({"spawn", "k3"});
+  ASSERT_EQ(r.exit, 0) << r.err;
+  ASSERT_NO_FATAL_FAILURE(stop_daemon(SIGKILL));
+  std::string why;
+  ASSERT_GT(g_root.start_daemon({}, &why), 0) << why;
+  EXPECT_EQ(status_of("k3"), "active");
+  EXPECT_TRUE(e2e::eventually([] { return g_root.healthy("k3"); }, 30'000));
+  e2e::CmdResult suspend = g_root.cli({"suspend", "k3"}, 300'000);
+  EXPECT_EQ(suspend.exit, 0) << suspend.out << suspend.err;
+  auto own = e2e::ResidueScanner(g_root.path()).scan({"k3"});
+  EXPECT_TRUE(own.empty()) << e2e::ResidueScanner::describe(own);
+  e2e::CmdResult resume = g_root.cli({"resume", "k3"}, 300'000);
+  EXPECT_EQ(resume.exit, 0) << resume.out << resume.err;
+  EXPECT_EQ(g_root.cli({"exec", "k3", "--", "true"}, 60'000).exit, 0);
+  ASSERT_EQ(g_root.cli({"evict", "-y", "k3"}, 300'000).exit, 0);
+  expect_clean("after evicting the adopted tenant");
+}
+
 TEST_F(CrashE2e, KillNineDuringSpawnOrEvictThenRestartEndsCleanOrComplete) {
   const char* seed_env = std::getenv("LOBSTER_CRASH_SEED");  // NOLINT(concurrency-mt-unsafe)
   const auto seed = seed_env != nullptr ? static_cast<uint32_t>(std::strtoul(seed_env, nullptr, 10))
