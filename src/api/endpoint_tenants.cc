@@ -1,6 +1,7 @@
 // Tenant endpoints: thin translations between HTTP/JSON and tenant::TenantService.
 //   GET    /v1/tenants                   tank entries (health-checked)
 //   POST   /v1/tenants                   spawn {name, profile?, vcpus?, memMb?}
+//                                        (spawn, suspend and resume answer with phasesMs)
 //   GET    /v1/tenants/{name}            one tenant (+ the running operation's progress)
 //   DELETE /v1/tenants/{name}            evict
 //   POST   /v1/tenants/{name}/suspend    suspend
@@ -55,6 +56,13 @@ nlohmann::json tenant_json(tenant::TenantService& svc, const store::Tenant& t) {
   return j;
 }
 
+// {"<phase>": ms, ...}: how long each step of the operation took inside the daemon.
+nlohmann::json phases_json(const std::vector<tenant::Phase>& phases) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& p : phases) j[p.name] = p.ms;
+  return j;
+}
+
 }  // namespace
 
 void register_tenants(Router& router, ApiContext& ctx) {
@@ -80,6 +88,7 @@ void register_tenants(Router& router, ApiContext& ctx) {
     req.mem_mb = LOB_TRY(int_field(r.body, "memMb"));
     auto res = LOB_TRY(LOB_TRY(service(ctx))->spawn(req, actor_of(r)));
     nlohmann::json j = tenant_json(*LOB_TRY(service(ctx)), res.tenant);
+    j["phasesMs"] = phases_json(res.phases);
     return Response{201, j};
   });
   router.add("GET", "/v1/tenants/{name}", [&ctx](const Request& r) -> Result<Response> {
@@ -96,11 +105,14 @@ void register_tenants(Router& router, ApiContext& ctx) {
     nlohmann::json j = tenant_json(*LOB_TRY(service(ctx)), res.tenant);
     j["nextWakeAtMs"] = res.wake.next_wake_at_ms ? nlohmann::json(*res.wake.next_wake_at_ms)
                                                  : nlohmann::json(nullptr);
+    j["phasesMs"] = phases_json(res.phases);
     return Response{200, j};
   });
   router.add("POST", "/v1/tenants/{name}/resume", [&ctx](const Request& r) -> Result<Response> {
-    auto t = LOB_TRY(LOB_TRY(service(ctx))->resume(LOB_TRY(name_param(r)), actor_of(r)));
-    return Response{200, tenant_json(*LOB_TRY(service(ctx)), t)};
+    auto res = LOB_TRY(LOB_TRY(service(ctx))->resume(LOB_TRY(name_param(r)), actor_of(r)));
+    nlohmann::json j = tenant_json(*LOB_TRY(service(ctx)), res.tenant);
+    j["phasesMs"] = phases_json(res.phases);
+    return Response{200, j};
   });
   router.add("GET", "/v1/tenants/{name}/token", [&ctx](const Request& r) -> Result<Response> {
     auto t = LOB_TRY(LOB_TRY(service(ctx))->get(LOB_TRY(name_param(r))));

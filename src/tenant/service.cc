@@ -72,7 +72,7 @@ Result<SuspendResult> TenantService::suspend(const std::string& name, const stor
                 [&] { return tenant::suspend(env_, name, actor, recorder(name)); });
 }
 
-Result<store::Tenant> TenantService::resume(const std::string& name, const store::Actor& actor) {
+Result<ResumeResult> TenantService::resume(const std::string& name, const store::Actor& actor) {
   return locked(lock_for(name), mu_, progress_, name,
                 [&] { return tenant::resume(env_, name, actor, recorder(name)); });
 }

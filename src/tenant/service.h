@@ -39,7 +39,7 @@ class TenantService {
   Result<SpawnResult> spawn(const SpawnRequest& request, const store::Actor& actor);
   Status evict(const std::string& name, const store::Actor& actor);
   Result<SuspendResult> suspend(const std::string& name, const store::Actor& actor);
-  Result<store::Tenant> resume(const std::string& name, const store::Actor& actor);
+  Result<ResumeResult> resume(const std::string& name, const store::Actor& actor);
   Result<SnapResult> snap(const std::string& name, const std::string& out);
   Result<store::Tenant> get(const std::string& name);
   // Last 4000 characters of a guest log, via the agent.

@@ -29,7 +29,11 @@ std::string random_token() {
 class Steps {
  public:
   Steps(TenantEnv& env, std::string name, const Progress& progress)
-      : env_(env), name_(std::move(name)), progress_(progress), rollback_("spawn " + name_) {}
+      : env_(env),
+        name_(std::move(name)),
+        progress_(progress),
+        rollback_("spawn " + name_),
+        timer_(*env.clock) {}
 
   // Pushes `undo` first (it must be idempotent), then runs `step`.
   Status run(std::string_view step, std::string_view detail, const std::function<Status()>& fn,
@@ -44,7 +48,9 @@ class Steps {
       progress_(step, detail);
     if (undo)
       rollback_.push(std::string(step), std::move(undo));
+    timer_.begin(step);
     Status s = fn();
+    timer_.end();
     if (s && env_.fail_after_step_for_test == step) {
       s = make_error(ErrorCode::kInternal, "injected failure after step {} (test switch)", step);
     }
@@ -61,12 +67,14 @@ class Steps {
     rollback_.push(std::move(step), std::move(undo));
   }
   void commit() { rollback_.commit(); }
+  PhaseTimer& timer() { return timer_; }
 
  private:
   TenantEnv& env_;
   std::string name_;
   const Progress& progress_;
   Rollback rollback_;
+  PhaseTimer timer_;
   size_t next_ = 0;
 };
 
@@ -78,6 +86,7 @@ bool is_spawn_step(std::string_view step) {
 
 Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& req, const store::Actor& actor,
                           const Progress& progress) {
+  const int64_t image_started_ms = env.clock->monotonic_ms();
   LOB_TRY(validate_name(req.name));
   std::string profile = req.profile.empty() ? env.config.image.default_profile : req.profile;
   if (profile != "minimal" && profile != "openclaw") {
@@ -99,6 +108,8 @@ Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& req, const store::
   net::Ipv4 base = LOB_TRY(net::parse_ipv4(env.config.network.subnet_base));
   store::AllocationLimits limits{.max_subnet_index = LOB_TRY(net::max_index(base)),
                                  .uid_start = env.config.jailer.uid_start};
+
+  const int64_t image_ms = env.clock->monotonic_ms() - image_started_ms;
 
   // Declared before `steps`: the undos refer to them and run when `steps` is destroyed.
   const std::string name = req.name;
@@ -190,8 +201,10 @@ Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& req, const store::
       nullptr));
   steps.commit();
   log::info("tenant.spawned", {{"tenant", name}, {"ip", f.subnet.guest.to_string()}});
+  std::vector<Phase> phases = {{"image", image_ms}};
+  for (Phase& p : steps.timer().finish()) phases.push_back(std::move(p));
   return SpawnResult{t, f.subnet.guest.to_string(),
-                     "https://" + name + "." + env.config.caddy.domain};
+                     "https://" + name + "." + env.config.caddy.domain, std::move(phases)};
 }
 
 }  // namespace lobster::tenant

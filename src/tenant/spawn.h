@@ -12,9 +12,11 @@
 #include <array>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/types.h"
 #include "tenant/env.h"
+#include "tenant/phases.h"
 
 namespace lobster::tenant {
 
@@ -37,6 +39,9 @@ struct SpawnResult {
   store::Tenant tenant;
   std::string guest_ip;
   std::string url;  // https://<name>.<domain>
+  // Duration of each step in order: "image" (name check and image verification), then
+  // kSpawnSteps. Guest boot-to-agent is "vm" + "agent"; the rest is control-plane work.
+  std::vector<Phase> phases;
 };
 
 // Errors: kValidationFailed, kTenantExists, kResourceExhausted, kImageMissing/kImageCorrupt,

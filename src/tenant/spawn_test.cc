@@ -303,13 +303,48 @@ TEST_F(SpawnTest, SuspendResumeAndEvictSuspended) {
 
   auto r = resume(env_, "alice", actor_, nullptr);
   ASSERT_THAT(r, IsOk());
-  EXPECT_EQ(r->status, store::TenantStatus::kActive);
+  EXPECT_EQ(r->tenant.status, store::TenantStatus::kActive);
   EXPECT_EQ(vmm_.running(), 1u);
-  EXPECT_TRUE(r->suspend_info.empty());
+  EXPECT_TRUE(r->tenant.suspend_info.empty());
 
   ASSERT_THAT(suspend(env_, "alice", actor_, nullptr), IsOk());
   ASSERT_THAT(evict(env_, "alice", actor_, nullptr), IsOk());
   EXPECT_THAT(residue(), ::testing::IsEmpty());
+}
+
+std::vector<std::string> names_of(const std::vector<Phase>& phases) {
+  std::vector<std::string> names;
+  for (const auto& p : phases) names.push_back(p.name);
+  return names;
+}
+
+TEST_F(SpawnTest, OperationsReportTheDurationOfEachPhase) {
+  env_.create_overlay = [this](const std::string& path, int64_t) {
+    clock_.advance_ms(7);
+    return fs::write_file_atomic(path, "overlay", 0600);
+  };
+  auto resolve = env_.image_for;
+  env_.image_for = [this, resolve](const std::string& profile) {
+    clock_.advance_ms(3);
+    return resolve(profile);
+  };
+  auto s = spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr);
+  ASSERT_THAT(s, IsOk());
+  EXPECT_EQ(names_of(s->phases),
+            (std::vector<std::string>{"image", "record", "ssh", "overlay", "config-disk", "network",
+                                      "vm", "agent", "proxy", "activate"}));
+  EXPECT_EQ(s->phases[0].ms, 3);  // image
+  EXPECT_EQ(s->phases[1].ms, 0);  // record
+  EXPECT_EQ(s->phases[3].ms, 7);  // overlay
+
+  auto sus = suspend(env_, "alice", actor_, nullptr);
+  ASSERT_THAT(sus, IsOk());
+  EXPECT_EQ(names_of(sus->phases), (std::vector<std::string>{"schedules", "record", "snapshot",
+                                                             "stop", "cgroup", "finish"}));
+  auto res = resume(env_, "alice", actor_, nullptr);
+  ASSERT_THAT(res, IsOk());
+  EXPECT_EQ(names_of(res->phases),
+            (std::vector<std::string>{"record", "restore", "agent", "clock", "finish"}));
 }
 
 TEST(PlanWakeTest, EarliestFutureRunMinusLead) {

@@ -74,6 +74,8 @@ Result<SuspendResult> suspend(TenantEnv& env, const std::string& name, const sto
   }
   TenantFacts f = LOB_TRY(facts_for(env, t));
   agent::AgentClient agent = agent_for(env, t, f);
+  PhaseTimer timer(*env.clock);
+  timer.begin("schedules");
   say(progress, "schedules", "reading cron jobs and heartbeat");
   auto cron = agent.get_cron_schedules();
   auto hb = agent.get_heartbeat_schedule();
@@ -88,6 +90,7 @@ Result<SuspendResult> suspend(TenantEnv& env, const std::string& name, const sto
                       "next wake ({}) is within the {} ms wake-ahead window, not suspending",
                       wake.reason, env.config.watchdog.cron_wake_ahead_ms);
   }
+  timer.begin("record");
   t = LOB_TRY(env.store->update_tenant(name,
                                        {.expect_status = {TenantStatus::kActive},
                                         .status = TenantStatus::kSuspending,
@@ -101,6 +104,7 @@ Result<SuspendResult> suspend(TenantEnv& env, const std::string& name, const sto
   auto vm = attach_vm(env, t, f);
   if (!vm)
     return back_to_active(vm.error());
+  timer.begin("snapshot");
   say(progress, "snapshot", "pausing and writing the snapshot");
   (void)fs::remove_tree(f.files.snapshot_dir);
   if (Status s = (*vm)->snapshot(f.files.snapshot_dir); !s) {
@@ -108,13 +112,16 @@ Result<SuspendResult> suspend(TenantEnv& env, const std::string& name, const sto
     (void)fs::remove_tree(f.files.snapshot_dir);
     return back_to_active(s.error());
   }
+  timer.begin("stop");
   say(progress, "stop", "stopping the VMM");
   if (Status s = (*vm)->stop(0); !s) {
     (void)(*vm)->resume();
     (void)fs::remove_tree(f.files.snapshot_dir);
     return back_to_active(s.error());
   }
+  timer.begin("cgroup");
   (void)env.cgroups->remove(f.vm_id, 5000);
+  timer.begin("finish");
   nlohmann::json info = suspend_info(jobs, beat, wake, f.files.snapshot_dir, now);
   t = LOB_TRY(env.store->update_tenant(name,
                                        {.status = TenantStatus::kSuspended,
@@ -123,11 +130,13 @@ Result<SuspendResult> suspend(TenantEnv& env, const std::string& name, const sto
                                         .suspend_info = info.dump()},
                                        actor));
   log::info("tenant.suspended", {{"tenant", name}, {"wake", wake.reason}});
-  return SuspendResult{t, wake};
+  return SuspendResult{t, wake, timer.finish()};
 }
 
-Result<store::Tenant> resume(TenantEnv& env, const std::string& name, const store::Actor& actor,
-                             const Progress& progress) {
+Result<ResumeResult> resume(TenantEnv& env, const std::string& name, const store::Actor& actor,
+                            const Progress& progress) {
+  PhaseTimer timer(*env.clock);
+  timer.begin("record");
   store::Tenant t = LOB_TRY(env.store->get_tenant(name));
   if (t.status != TenantStatus::kSuspended) {
     return make_error(ErrorCode::kResumeFailed, "tenant \"{}\" is not suspended (status: {})", name,
@@ -149,6 +158,7 @@ Result<store::Tenant> resume(TenantEnv& env, const std::string& name, const stor
         actor);
     return make_error(std::move(e));
   };
+  timer.begin("restore");
   say(progress, "restore", "restoring the VM from its snapshot");
   auto spec = vm_spec_for(env, t, f);
   if (!spec)
@@ -163,10 +173,12 @@ Result<store::Tenant> resume(TenantEnv& env, const std::string& name, const stor
   if (!rec)
     return back_to_suspended(rec.error());
   agent::AgentClient agent = agent_for(env, t, f);
+  timer.begin("agent");
   say(progress, "agent", "waiting for the guest agent");
   if (Status s = agent.wait_for_agent(30'000); !s)
     return back_to_suspended(s.error());
   // The guest clock stood still while suspended; cron timers armed before may be stale.
+  timer.begin("clock");
   say(progress, "clock", "setting the guest clock");
   if (Status s = agent.set_time(env.clock->now_ms()); !s) {
     log::warn("tenant.resume_set_time_failed", {{"tenant", name}, {"error", s.error().message}});
@@ -175,13 +187,14 @@ Result<store::Tenant> resume(TenantEnv& env, const std::string& name, const stor
     log::info("tenant.resume_poke_cron_skipped",
               {{"tenant", name}, {"error", poked.error().message}});
   }
+  timer.begin("finish");
   t = LOB_TRY(env.store->update_tenant(
       name,
       {.status = TenantStatus::kActive, .intent = std::string(), .suspend_info = std::string()},
       actor));
   (void)fs::remove_tree(f.files.snapshot_dir);
   log::info("tenant.resumed", {{"tenant", name}, {"pid", id.pid}});
-  return t;
+  return ResumeResult{t, timer.finish()};
 }
 
 }  // namespace lobster::tenant

@@ -19,6 +19,7 @@
 #include "agent/agent_client.h"
 #include "store/types.h"
 #include "tenant/env.h"
+#include "tenant/phases.h"
 
 namespace lobster::tenant {
 
@@ -33,9 +34,18 @@ WakePlan plan_wake(const std::vector<agent::CronSchedule>& cron,
                    const std::optional<agent::HeartbeatSchedule>& heartbeat, int64_t now_ms,
                    int64_t wake_ahead_ms);
 
+// phases: "schedules", "record", "snapshot", "stop", "cgroup", "finish" (see suspend.cc).
 struct SuspendResult {
   store::Tenant tenant;
   WakePlan wake;
+  std::vector<Phase> phases;
+};
+
+// phases: "record", "restore" (VMM restored from the snapshot), "agent" (until the guest agent
+// answers), "clock" (guest clock and cron timers), "finish".
+struct ResumeResult {
+  store::Tenant tenant;
+  std::vector<Phase> phases;
 };
 
 // Errors: kTenantNotFound, kSuspendFailed (not active: message names the status),
@@ -44,7 +54,7 @@ Result<SuspendResult> suspend(TenantEnv& env, const std::string& name, const sto
                               const Progress& progress);
 
 // Errors: kTenantNotFound, kResumeFailed (not suspended), VMM codes, kVsockConnectFailed.
-Result<store::Tenant> resume(TenantEnv& env, const std::string& name, const store::Actor& actor,
-                             const Progress& progress);
+Result<ResumeResult> resume(TenantEnv& env, const std::string& name, const store::Actor& actor,
+                            const Progress& progress);
 
 }  // namespace lobster::tenant
