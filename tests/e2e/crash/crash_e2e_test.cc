@@ -164,6 +164,30 @@ TEST_F(CrashE2e, OrphanedVmmIsAdoptedByTheRestartedDaemon) {
   expect_clean("after evicting the adopted tenant");
 }
 
+// kill -9 in the middle of a suspend: the restarted daemon must leave the tenant in a state
+// evict accepts (active, suspended, or failed when the snapshot was cut short), and evict
+// must then remove everything.
+TEST_F(CrashE2e, KillNineDuringSuspendLeavesAnEvictableTenant) {
+  e2e::CmdResult r = g_root.cli({"spawn", "k4"});
+  ASSERT_EQ(r.exit, 0) << r.err;
+  const pid_t daemon = g_root.daemon_pid();
+  e2e::CmdResult op;
+  std::thread client([&] { op = g_root.cli({"suspend", "k4"}, 300'000); });
+  // Kill once the daemon recorded the suspend (or it already finished).
+  EXPECT_TRUE(e2e::eventually([] { return status_of("k4") != "active"; }, 30'000, 5));
+  ASSERT_EQ(::kill(daemon, SIGKILL), 0);
+  ASSERT_TRUE(e2e::eventually([daemon] { return gone(daemon); }, 10'000, 10));
+  client.join();
+  std::string why;
+  ASSERT_GT(g_root.start_daemon({}, &why), 0) << why;
+  std::string status = status_of("k4");
+  std::cout << "suspend killed (client exit " << op.exit << ") -> " << status << std::endl;
+  EXPECT_THAT(status, ::testing::AnyOf("suspended", "failed"));
+  e2e::CmdResult evict = g_root.cli({"evict", "-y", "k4"}, 300'000);
+  EXPECT_EQ(evict.exit, 0) << evict.out << evict.err;
+  expect_clean("after evicting the tenant whose suspend was killed");
+}
+
 TEST_F(CrashE2e, KillNineDuringSpawnOrEvictThenRestartEndsCleanOrComplete) {
   const char* seed_env = std::getenv("LOBSTER_CRASH_SEED");  // NOLINT(concurrency-mt-unsafe)
   const auto seed = seed_env != nullptr ? static_cast<uint32_t>(std::strtoul(seed_env, nullptr, 10))
