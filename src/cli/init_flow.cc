@@ -115,8 +115,8 @@ Result<nlohmann::json> init_host(const CliContext& ctx, const InitRequest& reque
   std::string group = ensure_group(runner);
   ctx.progress("  [group] " + std::string(api::kApiGroup) + ": " + group);
 
-  nlohmann::json checks =
-      daemon::preflight_to_json(daemon::run_preflight(daemon::real_preflight_env(), plan.config));
+  nlohmann::json checks = daemon::preflight_to_json(daemon::run_preflight(
+      daemon::real_preflight_env(paths.run_dir + "/kvm-probe.json"), plan.config));
   ctx.progress("  [preflight]\n" + format_preflight(checks));
 
   nlohmann::json daemon_info =

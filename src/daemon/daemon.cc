@@ -103,7 +103,8 @@ Status run_foreground(const Paths& paths, const DaemonOptions& options) {
   ctx.started_ms = clock.now_ms();
   ctx.started_monotonic_ms = clock.monotonic_ms();
   // Preflight forks the KVM probe, so it runs before the server exists.
-  ctx.preflight = preflight_to_json(run_preflight(real_preflight_env(), ctx.config));
+  ctx.preflight = preflight_to_json(
+      run_preflight(real_preflight_env(ctx.paths.run_dir + "/kvm-probe.json"), ctx.config));
 
   // Tenant machinery. A host that cannot run tenants (no iptables, no TUN, ...) still serves
   // status; tenant endpoints then answer with the reason.

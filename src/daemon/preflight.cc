@@ -42,8 +42,9 @@ std::string_view check_status_name(CheckStatus status) {
   return "fail";
 }
 
-PreflightEnv real_preflight_env() {
+PreflightEnv real_preflight_env(std::string kvm_probe_cache) {
   PreflightEnv env;
+  env.kvm_probe_cache = std::move(kvm_probe_cache);
   env.euid = ::geteuid();
   utsname u{};
   env.os_name = ::uname(&u) == 0 ? u.sysname : "unknown";
@@ -64,6 +65,17 @@ std::vector<PreflightCheck> run_preflight(const PreflightEnv& env, const Config&
                                      "lobsterd needs Linux, this is " + env.os_name});
 
   KvmProbe kvm = env.probe_kvm(env.kvm_device);
+  if (kvm.usable && !env.kvm_probe_cache.empty()) {
+    auto text = fs::read_file(env.kvm_probe_cache);
+    auto full = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    if (full.is_object() && full.value("kvmUsable", true) == false) {
+      kvm.usable = false;
+      kvm.detail = "a probe vCPU runs but a full guest does not boot: " +
+                   full.value("reason", std::string("no reason recorded"));
+    } else if (!full.is_object()) {
+      kvm.detail += " (the first VM start boots a probe guest to confirm, else QEMU TCG)";
+    }
+  }
   if (kvm.usable) {
     out.push_back({"kvm", CheckStatus::kOk, env.kvm_device + " usable: " + kvm.detail});
   } else if (kvm.present) {

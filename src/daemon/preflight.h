@@ -35,10 +35,14 @@ struct PreflightEnv {
   std::string sys_root;  // prefix for /sys paths ("" on a real host)
   std::string kvm_device = "/dev/kvm";
   std::function<KvmProbe(const std::string& device)> probe_kvm;
+  // The VMM driver's cached full-guest KVM probe (<run>/kvm-probe.json, "" = none): a vCPU that
+  // runs a few HLTs is not proof that a real guest boots (nested kvm-pvm hosts), so its answer
+  // wins once it exists.
+  std::string kvm_probe_cache;
   std::function<std::optional<std::string>(const std::string& name)> find_executable;
 };
 
-PreflightEnv real_preflight_env();
+PreflightEnv real_preflight_env(std::string kvm_probe_cache = "");
 
 std::vector<PreflightCheck> run_preflight(const PreflightEnv& env, const Config& config);
 

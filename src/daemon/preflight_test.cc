@@ -73,6 +73,27 @@ TEST_F(PreflightTest, UnusableKvmIsAWarningNamingTcg) {
   EXPECT_EQ(find(run_preflight(env_, config_), "kvm").status, CheckStatus::kWarn);
 }
 
+TEST_F(PreflightTest, TheDriversFullGuestProbeOverridesTheQuickOne) {
+  env_.kvm_probe_cache = tmp_.path() + "/kvm-probe.json";
+  // No full probe yet: usable, with the caveat.
+  PreflightCheck kvm = find(run_preflight(env_, config_), "kvm");
+  EXPECT_EQ(kvm.status, CheckStatus::kOk);
+  EXPECT_THAT(kvm.message, ::testing::HasSubstr("probe guest to confirm"));
+  // A guest failed to boot under KVM: a warning naming TCG and the reason.
+  ASSERT_THAT(fs::write_file_atomic(env_.kvm_probe_cache,
+                                    R"({"kvmUsable": false, "reason": "KVM internal error"})"),
+              IsOk());
+  kvm = find(run_preflight(env_, config_), "kvm");
+  EXPECT_EQ(kvm.status, CheckStatus::kWarn);
+  EXPECT_THAT(kvm.message, ::testing::HasSubstr("KVM internal error"));
+  EXPECT_THAT(kvm.message, ::testing::HasSubstr("TCG"));
+  // A guest booted: plain ok.
+  ASSERT_THAT(fs::write_file_atomic(env_.kvm_probe_cache, R"({"kvmUsable": true})"), IsOk());
+  kvm = find(run_preflight(env_, config_), "kvm");
+  EXPECT_EQ(kvm.status, CheckStatus::kOk);
+  EXPECT_THAT(kvm.message, ::testing::Not(::testing::HasSubstr("confirm")));
+}
+
 TEST_F(PreflightTest, MissingBinariesFailWithThePackageName) {
   config_.vmm.qemu_binary = "qemu-system-x86_64";
   missing_ = "qemu-system-x86_64";
