@@ -269,6 +269,38 @@ TEST_F(MoltE2e, ExecHoldsTheTenantWhileItRuns) {
   EXPECT_EQ(cli({"exec", kTenant, "--", "sh", "-c", "exit 9"}).exit, 9);
 }
 
+TEST_F(MoltE2e, InteractiveExecKeepsTheTerminalAndSurvivesCtrlC) {
+  // ssh runs as a child of the CLI now: it must still own the terminal (tmux gives a real one),
+  // ^C must reach the remote command, not end the CLI, and the hold lasts the whole session.
+  std::string sock = g_root + "/tmux.sock";
+  std::string cmd = lobsterd_binary() + " --root " + g_root + " exec " + kTenant;
+  ASSERT_EQ(sh({"tmux", "-S", sock, "new-session", "-d", "-x", "120", "-y", "30", cmd}).exit, 0);
+  auto screen = [&] { return sh({"tmux", "-S", sock, "capture-pane", "-p"}).out; };
+  auto type = [&](const std::string& keys) {
+    sh({"tmux", "-S", sock, "send-keys", keys, "Enter"});
+  };
+  EXPECT_TRUE(eventually(
+      [] { return api_get("/v1/tenants/" + kTenant + "/holds")["holds"].size() == 1; }, 20'000));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // let the remote shell print its prompt
+  type("sleep 300; echo after-sleep-$((6*7))");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  sh({"tmux", "-S", sock, "send-keys", "C-c"});
+  type("echo tty-$(tty | cut -c1-8)-$((6*7))");
+  EXPECT_TRUE(
+      eventually([&] { return screen().find("tty-/dev/pts-42") != std::string::npos; }, 20'000))
+      << screen();
+  EXPECT_EQ(screen().find("after-sleep-42"), std::string::npos) << screen();
+  type("exit");
+  EXPECT_TRUE(eventually(
+      [&] {
+        return sh({"tmux", "-S", sock, "has-session"}).exit != 0;
+      },
+      10'000));
+  sh({"tmux", "-S", sock, "kill-server"});
+  EXPECT_TRUE(eventually(
+      [] { return api_get("/v1/tenants/" + kTenant + "/holds")["holds"].empty(); }, 10'000));
+}
+
 TEST_F(MoltE2e, SuspendedTenantIsResumedAndMolted) {
   ASSERT_EQ(cli({"suspend", kTenant}, 300'000).exit, 0);
   json j = molt();
