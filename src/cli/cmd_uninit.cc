@@ -8,6 +8,7 @@
 #include "daemon/layout.h"
 #include "daemon/pid_file.h"
 #include "daemon/systemd.h"
+#include "host/cgroup/cgroups.h"
 #include "store/sqlite_store.h"
 
 namespace lobster::cli {
@@ -65,6 +66,12 @@ void register_uninit(CommandHost& host) {
           if (fs::exists(paths.run_dir))
             lock.emplace(LOB_TRY(daemon::PidFile::acquire(paths.pid_file())));
           LOB_TRY(refuse_if_tenants(LOB_TRY(stored_tenants(paths))));
+          // The root's parent cgroup (tenants' cgroups went with evict). A host without a
+          // usable cgroup tree never made one.
+          if (auto cg = cgroup::FsCgroups::create("/sys/fs/cgroup",
+                                                  cgroup::parent_name_for(paths.root))) {
+            LOB_TRY((*cg)->remove_parent());
+          }
           LOB_TRY(daemon::remove_layout(paths));
         }
         ctx.print({{"root", root}, {"removed", true}},

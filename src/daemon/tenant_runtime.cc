@@ -158,7 +158,7 @@ Result<std::unique_ptr<TenantRuntime>> TenantRuntime::create(const Paths& paths,
     parts->vmm = LOB_TRY(vmm::firecracker::FirecrackerDriver::create(
         {.jailer_path = config.jailer.binary_path,
          .firecracker_path = config.firecracker.binary_path,
-         .parent_cgroup = vmm::firecracker::parent_cgroup_for_root(paths.root)}));
+         .parent_cgroup = cgroup::parent_name_for(paths.root)}));
   } else {
     parts->vmm = std::make_unique<vmm::qemu::QemuDriver>(
         vmm::qemu::QemuOptions{.binary = config.vmm.qemu_binary}, probe, *parts->cgroups,

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "core/fs.h"
@@ -99,6 +101,9 @@ Result<std::vector<pid_t>> read_procs(const std::string& dir) {
 }  // namespace
 
 std::string parent_name_for(const std::string& state_root) {
+  if (state_root.empty())
+    return "lobsterd";  // the system layout (/etc, /var/lib, /run lobsterd)
+  // FNV-1a: stable across builds and runs, unlike std::hash.
   uint32_t h = 2166136261U;
   for (char c : state_root) {
     h ^= static_cast<uint8_t>(c);
@@ -134,6 +139,24 @@ std::vector<std::string> FsCgroups::dirs(const std::string& name) const {
   if (layout_ == Layout::kV2)
     return {dir_for("", name)};
   return {dir_for("memory", name), dir_for("cpu", name), dir_for("pids", name)};
+}
+
+Status FsCgroups::remove_parent() {
+  std::vector<std::string> parents;
+  if (layout_ == Layout::kV2) {
+    parents.push_back(root_ + "/" + parent_);
+  } else {
+    for (const char* c : {"memory", "cpu", "pids"})
+      parents.push_back(root_ + "/" + c + "/" + parent_);
+  }
+  for (const auto& dir : parents) {
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
+      return with_hint(Error{ErrorCode::kCgroupFailed,
+                             fmt::format("cannot remove {}: {}", dir, std::strerror(errno))},
+                       "a tenant's cgroup is still below it: evict every tenant first");
+    }
+  }
+  return ok();
 }
 
 Status FsCgroups::ensure_v2_parent() {

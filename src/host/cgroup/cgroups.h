@@ -54,7 +54,8 @@ class Cgroups {
   virtual std::vector<std::string> dirs(const std::string& name) const = 0;
 };
 
-// The parent cgroup name for a lobsterd state root: "lobsterd-<8 hex digits of FNV-1a(root)>".
+// The parent cgroup name for a lobsterd state root: "lobsterd" for the system layout (empty
+// root), else "lobsterd-<8 hex digits of FNV-1a(root)>". Both VMM drivers use it.
 std::string parent_name_for(const std::string& state_root);
 
 // cgroupfs implementation. create() detects the layout below `root`: v2 when
@@ -71,6 +72,9 @@ class FsCgroups final : public Cgroups {
   Result<Limits> read_limits(const std::string& name) override;
   Status remove(const std::string& name, int64_t timeout_ms) override;
   std::vector<std::string> dirs(const std::string& name) const override;
+  // Removes the (empty) parent cgroup itself, in every hierarchy: `uninit` leaves nothing.
+  // Missing is success; kCgroupFailed if a tenant's cgroup is still below it.
+  Status remove_parent();
 
  private:
   FsCgroups(std::string root, std::string parent, Layout layout)

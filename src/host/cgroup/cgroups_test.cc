@@ -29,7 +29,9 @@ const Limits kLimits{
 TEST(ParentName, DependsOnStateRoot) {
   EXPECT_EQ(parent_name_for("/tmp/a"), parent_name_for("/tmp/a"));
   EXPECT_NE(parent_name_for("/tmp/a"), parent_name_for("/tmp/b"));
-  EXPECT_EQ(parent_name_for("").size(), std::string("lobsterd-12345678").size());
+  EXPECT_EQ(parent_name_for("/tmp/a").rfind("lobsterd-", 0), 0u);
+  EXPECT_EQ(parent_name_for("/tmp/a").size(), std::string("lobsterd-12345678").size());
+  EXPECT_EQ(parent_name_for(""), "lobsterd");  // the system layout
 }
 
 TEST(FsCgroups, RejectsUnknownLayout) {
@@ -98,6 +100,22 @@ TEST(FsCgroups, RemoveDeletesEmptyCgroupsAndIsIdempotent) {
   for (const auto& d : cg->dirs("t3")) EXPECT_FALSE(fs::exists(d)) << d;
   EXPECT_THAT(cg->remove("t3", 1000), IsOk());
   EXPECT_THAT(cg->read_limits("t3"), HasError(ErrorCode::kCgroupFailed));
+}
+
+TEST(FsCgroups, RemoveParentOnlyWhenNoTenantIsLeft) {
+  TempDir dir;
+  for (const char* c : {"memory", "cpu", "pids"}) {
+    std::filesystem::create_directories(dir.path() + "/" + c);
+  }
+  auto cg = *FsCgroups::create(dir.path(), "lobsterd-y");
+  ASSERT_THAT(cg->ensure("t4", kLimits), IsOk());
+  EXPECT_THAT(cg->remove_parent(), HasError(ErrorCode::kCgroupFailed));
+  ASSERT_THAT(cg->remove("t4", 1000), IsOk());
+  ASSERT_THAT(cg->remove_parent(), IsOk());
+  for (const char* c : {"memory", "cpu", "pids"}) {
+    EXPECT_FALSE(fs::exists(dir.path() + "/" + c + "/lobsterd-y")) << c;
+  }
+  EXPECT_THAT(cg->remove_parent(), IsOk());  // idempotent
 }
 
 TEST(FsCgroups, RejectsPathLikeNames) {

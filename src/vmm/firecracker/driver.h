@@ -14,7 +14,7 @@
 //
 //   auto driver = LOB_TRY(FirecrackerDriver::create({.jailer_path = cfg.jailer.binary_path,
 //       .firecracker_path = cfg.firecracker.binary_path,
-//       .parent_cgroup = parent_cgroup_for_root(paths.root)}));
+//       .parent_cgroup = cgroup::parent_name_for(paths.root)}));
 //   auto vm = LOB_TRY(driver->start(spec));
 #pragma once
 
@@ -32,7 +32,7 @@ struct FirecrackerOptions {
   std::string firecracker_path;
   std::string cgroup_root = "/sys/fs/cgroup";
   std::optional<CgroupVersion> cgroup_version;  // nullopt: detect_cgroup_version(cgroup_root)
-  std::string parent_cgroup = "lobsterd";       // parent_cgroup_for_root(paths.root)
+  std::string parent_cgroup = "lobsterd";       // cgroup::parent_name_for(paths.root)
   bool new_pid_ns = true;
   int64_t socket_timeout_ms = 5'000;  // jailer start to a connectable api.socket
   int64_t api_timeout_ms = 10'000;    // per API call (snapshots of big guests take longer)

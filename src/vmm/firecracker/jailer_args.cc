@@ -89,19 +89,6 @@ Result<CgroupVersion> detect_cgroup_version(const std::string& cgroup_root) {
                     cgroup_root, magic);
 }
 
-std::string parent_cgroup_for_root(const std::string& root) {
-  if (root.empty()) {
-    return "lobsterd";
-  }
-  // FNV-1a: stable across builds and runs, unlike std::hash.
-  uint32_t h = 2166136261U;
-  for (char c : root) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 16777619U;
-  }
-  return fmt::format("lobsterd-{:08x}", h);
-}
-
 Status validate_jailer_options(const JailerOptions& o) {
   if (o.vm_id.empty() || o.vm_id.size() > 64) {
     return make_error(ErrorCode::kValidationFailed,

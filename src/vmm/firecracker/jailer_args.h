@@ -7,7 +7,7 @@
 //   JailerOptions o{.vm_id = "vm-alice", .firecracker_path = "/usr/local/bin/firecracker",
 //                   .uid = 10001, .gid = 10001, .chroot_base_dir = "/var/lib/lobsterd/jail",
 //                   .cgroup_version = LOB_TRY(detect_cgroup_version("/sys/fs/cgroup")),
-//                   .parent_cgroup = parent_cgroup_for_root(paths.root), ...};
+//                   .parent_cgroup = cgroup::parent_name_for(paths.root), ...};
 //   std::vector<std::string> argv = jailer_args("/usr/local/bin/jailer", o);
 #pragma once
 
@@ -56,9 +56,6 @@ std::string chroot_vm_dir(const JailerOptions& options);
 // statfs(cgroup_root): cgroup2 magic -> kV2; tmpfs (legacy or hybrid layout) -> kV1.
 // kCgroupFailed if the path cannot be examined or is neither.
 Result<CgroupVersion> detect_cgroup_version(const std::string& cgroup_root);
-
-// "lobsterd" for the system layout, "lobsterd-<8 hex digits of the root path>" otherwise.
-std::string parent_cgroup_for_root(const std::string& root);
 
 // Checks what the real jailer would reject (id charset/length, exec file name) so the error
 // comes from us with a clear message: kValidationFailed.

@@ -71,16 +71,6 @@ TEST(JailerArgsTest, ChrootPathsFollowTheJailerLayout) {
   EXPECT_EQ(chroot_root(o), "/var/lib/lobsterd/jail/firecracker/vm-alice/root");
 }
 
-TEST(JailerArgsTest, ParentCgroupIsPerRoot) {
-  EXPECT_EQ(parent_cgroup_for_root(""), "lobsterd");
-  const std::string a = parent_cgroup_for_root("/tmp/a");
-  const std::string b = parent_cgroup_for_root("/tmp/b");
-  EXPECT_NE(a, b);
-  EXPECT_EQ(a, parent_cgroup_for_root("/tmp/a"));
-  EXPECT_EQ(a.rfind("lobsterd-", 0), 0U);
-  EXPECT_EQ(a.size(), std::string("lobsterd-").size() + 8);
-}
-
 TEST(JailerArgsTest, ValidationRejectsWhatTheJailerWould) {
   EXPECT_THAT(validate_jailer_options(alice(CgroupVersion::kV2)), IsOk());
   JailerOptions bad_id = alice(CgroupVersion::kV2);
