@@ -72,15 +72,6 @@ class ReadyReporter {
     std::move(lob_report_result_).value();                           \
   })
 
-// True once `pid` is gone or a zombie (a detached daemon's new parent may reap it late).
-bool process_exited(pid_t pid) {
-  auto stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat)
-    return true;
-  size_t paren = stat->rfind(')');
-  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z';
-}
-
 }  // namespace
 
 Status run_foreground(const Paths& paths, const DaemonOptions& options) {
@@ -149,7 +140,7 @@ Status stop_daemon(const Paths& paths, int timeout_ms) {
     // The daemon removes its pid file just before it exits; wait for the exit itself too, so
     // callers (uninit) never race its last steps.
     auto still = LOB_TRY(running_daemon(paths));
-    if (!still && (*pid <= 0 || process_exited(*pid)))
+    if (!still && (*pid <= 0 || process::process_exited(*pid)))
       return ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }

@@ -96,7 +96,7 @@ TEST_F(DaemonE2eTest, SigtermExitsZeroAndRemovesSocketAndPidFile) {
   ASSERT_TRUE(holder && *holder);
   pid_t detached = **holder;
   ASSERT_EQ(::kill(detached, SIGTERM), 0);  // stop the detached one; run our own child below
-  for (int i = 0; i < 500 && !process_gone(detached); ++i) {
+  for (int i = 0; i < 500 && !process::process_exited(detached); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 

@@ -42,13 +42,6 @@ inline bool require_root() {
 }
 
 // True once `pid` has exited (gone, or a zombie not yet reaped by its new parent).
-inline bool process_gone(pid_t pid) {
-  auto stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat)
-    return true;
-  size_t paren = stat->rfind(')');
-  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z';
-}
 
 class E2eRoot : public ::testing::Test {
  protected:
@@ -68,10 +61,10 @@ class E2eRoot : public ::testing::Test {
     if (holder && *holder && **holder > 0) {
       pid_t pid = **holder;
       ::kill(pid, SIGTERM);
-      for (int i = 0; i < 200 && !process_gone(pid); ++i) {
+      for (int i = 0; i < 200 && !process::process_exited(pid); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
-      if (!process_gone(pid))
+      if (!process::process_exited(pid))
         ::kill(pid, SIGKILL);
     }
     (void)fs::remove_tree(root_);

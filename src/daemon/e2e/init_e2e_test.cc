@@ -33,7 +33,7 @@ TEST_F(InitE2eTest, InitStatusUninit) {
   EXPECT_EQ(s["preflight"].size(), 8u);
   pid_t pid = s["pid"].get<pid_t>();
   ASSERT_GT(pid, 0);
-  EXPECT_FALSE(process_gone(pid));
+  EXPECT_FALSE(process::process_exited(pid));
 
   CliResult human = lobsterd({"status"});
   EXPECT_EQ(human.code, 0);
@@ -41,7 +41,7 @@ TEST_F(InitE2eTest, InitStatusUninit) {
 
   CliResult uninit = lobsterd({"uninit", "-y"});
   ASSERT_EQ(uninit.code, 0) << uninit.err;
-  EXPECT_TRUE(process_gone(pid));
+  EXPECT_TRUE(process::process_exited(pid));
   EXPECT_FALSE(fs::exists(root_ + "/etc"));
   EXPECT_FALSE(fs::exists(root_ + "/lib"));
   EXPECT_FALSE(fs::exists(socket()));
@@ -108,7 +108,7 @@ TEST_F(InitE2eTest, UninitRefusesWhileTenantsExist) {
   auto holder = daemon::PidFile::holder(root_ + "/run/lobsterd.pid");
   ASSERT_TRUE(holder && *holder);
   ASSERT_EQ(::kill(**holder, SIGTERM), 0);
-  for (int i = 0; i < 500 && !process_gone(**holder); ++i) {
+  for (int i = 0; i < 500 && !process::process_exited(**holder); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   CliResult offline = lobsterd({"uninit", "-y"});

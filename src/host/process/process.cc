@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/fs.h"
 #include "core/unique_fd.h"
 
 extern char** environ;
@@ -38,7 +39,8 @@ Result<std::pair<UniqueFd, UniqueFd>> make_pipe() {
 std::string argv_to_string(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& a : argv) {
-    if (!out.empty()) out += ' ';
+    if (!out.empty())
+      out += ' ';
     bool plain = !a.empty() && a.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos;
     if (plain) {
       out += a;
@@ -62,15 +64,18 @@ std::optional<std::string> find_executable(const std::string& name) {
     return ::access(name.c_str(), X_OK) == 0 ? std::optional(name) : std::nullopt;
   }
   const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
-  std::string p = path != nullptr ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  std::string p =
+      path != nullptr ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   size_t start = 0;
   while (start <= p.size()) {
     size_t end = p.find(':', start);
-    if (end == std::string::npos) end = p.size();
+    if (end == std::string::npos)
+      end = p.size();
     std::string dir = p.substr(start, end - start);
     if (!dir.empty()) {
       std::string cand = dir + "/" + name;
-      if (::access(cand.c_str(), X_OK) == 0) return cand;
+      if (::access(cand.c_str(), X_OK) == 0)
+        return cand;
     }
     start = end + 1;
   }
@@ -81,17 +86,17 @@ Result<RunResult> ProcessRunner::run_checked(const std::vector<std::string>& arg
                                              const RunOptions& options) {
   RunResult r = LOB_TRY(run(argv, options));
   if (r.timed_out) {
-    Error e{ErrorCode::kExecTimeout,
-            fmt::format("command timed out after {} ms: {}", options.timeout_ms,
-                        argv_to_string(argv))};
+    Error e{ErrorCode::kExecTimeout, fmt::format("command timed out after {} ms: {}",
+                                                 options.timeout_ms, argv_to_string(argv))};
     e.detail = r.err;
     return make_error(std::move(e));
   }
   if (r.exit_code != 0) {
-    Error e{ErrorCode::kExecFailed,
-            r.term_signal != 0
-                ? fmt::format("command killed by signal {}: {}", r.term_signal, argv_to_string(argv))
-                : fmt::format("command failed (exit {}): {}", r.exit_code, argv_to_string(argv))};
+    Error e{
+        ErrorCode::kExecFailed,
+        r.term_signal != 0
+            ? fmt::format("command killed by signal {}: {}", r.term_signal, argv_to_string(argv))
+            : fmt::format("command failed (exit {}): {}", r.exit_code, argv_to_string(argv))};
     e.detail = r.err;
     while (!e.detail.empty() && (e.detail.back() == '\n' || e.detail.back() == ' ')) {
       e.detail.pop_back();
@@ -157,39 +162,50 @@ Result<RunResult> PosixProcessRunner::run(const std::vector<std::string>& argv,
 
   RunResult result;
   size_t in_off = 0;
-  if (options.stdin_data.empty()) in_w.reset();
+  if (options.stdin_data.empty())
+    in_w.reset();
   // A blocking write of more than a pipe buffer would wait for the child to read while the
   // child waits for us to drain its stdout: write stdin without blocking.
-  if (in_w) ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+  if (in_w)
+    ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
   int64_t deadline = mono_ms() + options.timeout_ms;
   bool out_open = true, err_open = true;
   char buf[65536];
   while (out_open || err_open || in_w) {
     std::vector<pollfd> pfds;
-    if (out_open) pfds.push_back({out_r.get(), POLLIN, 0});
-    if (err_open) pfds.push_back({err_r.get(), POLLIN, 0});
-    if (in_w) pfds.push_back({in_w.get(), POLLOUT, 0});
+    if (out_open)
+      pfds.push_back({out_r.get(), POLLIN, 0});
+    if (err_open)
+      pfds.push_back({err_r.get(), POLLIN, 0});
+    if (in_w)
+      pfds.push_back({in_w.get(), POLLOUT, 0});
     int64_t left = deadline - mono_ms();
     if (left <= 0) {
       result.timed_out = true;
       break;
     }
     int n = ::poll(pfds.data(), pfds.size(), static_cast<int>(std::min<int64_t>(left, 1000)));
-    if (n < 0 && errno != EINTR) break;
+    if (n < 0 && errno != EINTR)
+      break;
     for (const auto& p : pfds) {
-      if (p.revents == 0) continue;
+      if (p.revents == 0)
+        continue;
       if (p.fd == in_w.get()) {
         ssize_t w = ::write(in_w.get(), options.stdin_data.data() + in_off,
                             options.stdin_data.size() - in_off);
-        if (w > 0) in_off += static_cast<size_t>(w);
-        if (w < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (w < 0 || in_off >= options.stdin_data.size()) in_w.reset();
+        if (w > 0)
+          in_off += static_cast<size_t>(w);
+        if (w < 0 && (errno == EAGAIN || errno == EINTR))
+          continue;
+        if (w < 0 || in_off >= options.stdin_data.size())
+          in_w.reset();
         continue;
       }
       ssize_t r = ::read(p.fd, buf, sizeof(buf));
       bool is_out = p.fd == out_r.get();
       if (r <= 0) {
-        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EINTR)
+          continue;
         (is_out ? out_open : err_open) = false;
         continue;
       }
@@ -216,6 +232,15 @@ Result<RunResult> PosixProcessRunner::run(const std::vector<std::string>& argv,
     result.term_signal = WTERMSIG(status);
   }
   return result;
+}
+
+bool process_exited(pid_t pid) {
+  auto stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat)
+    return true;
+  // The state letter follows the command name, which may itself contain ')'.
+  size_t paren = stat->rfind(')');
+  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z';
 }
 
 }  // namespace lobster::process

@@ -21,11 +21,11 @@
 namespace lobster::process {
 
 struct RunOptions {
-  std::string stdin_data;                           // written to the child's stdin, then closed
-  int64_t timeout_ms = 30'000;                      // SIGKILL after this; result.timed_out = true
+  std::string stdin_data;       // written to the child's stdin, then closed
+  int64_t timeout_ms = 30'000;  // SIGKILL after this; result.timed_out = true
   std::optional<std::map<std::string, std::string>> env;  // replaces the environment if set
-  std::string cwd;                                  // "" = inherit
-  size_t max_output = 16 << 20;                     // per stream; excess is dropped
+  std::string cwd;                                        // "" = inherit
+  size_t max_output = 16 << 20;                           // per stream; excess is dropped
 };
 
 struct RunResult {
@@ -62,5 +62,9 @@ std::string argv_to_string(const std::vector<std::string>& argv);
 
 // Finds an executable in PATH (or returns `name` if it contains '/' and is executable).
 std::optional<std::string> find_executable(const std::string& name);
+
+// True once `pid` no longer runs: gone from /proc, or a zombie its parent has not reaped yet
+// (a process that is not our child, e.g. a detached daemon, may be reaped late).
+bool process_exited(pid_t pid);
 
 }  // namespace lobster::process

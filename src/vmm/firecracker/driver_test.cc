@@ -15,6 +15,7 @@
 
 #include "core/fs.h"
 #include "core/testing/matchers.h"
+#include "host/process/process.h"
 #include "vmm/firecracker/jail_process.h"
 #include "vmm/firecracker/testing/fake_firecracker.h"
 
@@ -27,13 +28,6 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 
 // Gone = no /proc entry, or a zombie waiting for init (it can no longer run or hold memory).
-bool process_gone(pid_t pid) {
-  auto stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat)
-    return true;
-  const size_t close = stat->rfind(')');
-  return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] == 'Z';
-}
 
 class FirecrackerDriverTest : public ::testing::Test {
  protected:
@@ -158,7 +152,7 @@ TEST_F(FirecrackerDriverTest, PauseSnapshotRestoreAndStopLeaveNothingBehind) {
   }
   const pid_t old_pid = a->identity().pid;
   ASSERT_THAT(a->stop(1'000), IsOk());
-  EXPECT_TRUE(process_gone(old_pid));
+  EXPECT_TRUE(process::process_exited(old_pid));
   EXPECT_FALSE(fs::exists(s.jail.chroot_dir + "/lobster_fake_firecracker"));
   EXPECT_THAT(a->state(), ::testing::Optional(VmState::kExited));
   EXPECT_THAT(a->pause(), HasError(ErrorCode::kInvalidState));
@@ -196,7 +190,7 @@ TEST_F(FirecrackerDriverTest, FaultMessageBecomesABootError) {
                         "device: No such file or directory"));
   auto log = requests(s);
   ASSERT_FALSE(log.empty());
-  EXPECT_TRUE(process_gone(log.back()["pid"].get<pid_t>()));
+  EXPECT_TRUE(process::process_exited(log.back()["pid"].get<pid_t>()));
   EXPECT_FALSE(fs::exists(s.jail.chroot_dir + "/lobster_fake_firecracker"));
 }
 
@@ -230,7 +224,7 @@ TEST_F(FirecrackerDriverTest, SocketThatNeverAppearsTimesOut) {
   const std::string& detail = vm.error().detail;
   const pid_t pid = std::atoi(detail.c_str() + detail.find(": pid ") + 6);
   ASSERT_GT(pid, 0);
-  EXPECT_TRUE(process_gone(pid));
+  EXPECT_TRUE(process::process_exited(pid));
 }
 
 TEST_F(FirecrackerDriverTest, EarlyExitReportsStatusAndStderr) {
@@ -274,7 +268,7 @@ TEST_F(FirecrackerDriverTest, KillingOneTenantNeverTouchesAnother) {
   ASSERT_THAT(fs::ensure_dir(cg + "vm-a", 0755), IsOk());
   ASSERT_THAT(fs::ensure_dir(cg + "vm-b", 0755), IsOk());
   ASSERT_THAT(va->stop(100), IsOk());
-  EXPECT_TRUE(process_gone(a_id.pid));
+  EXPECT_TRUE(process::process_exited(a_id.pid));
   EXPECT_FALSE(fs::exists(cg + "vm-a"));
   EXPECT_TRUE(fs::exists(cg + "vm-b"));
   EXPECT_TRUE(fs::exists(sb.jail.chroot_dir + "/lobster_fake_firecracker/vm-b/root/api.socket"));

@@ -29,15 +29,6 @@ std::map<std::string, std::string> environment_with(
   return env;
 }
 
-// Waits (bounded) for a process that is not our child to disappear or become a zombie.
-bool gone(pid_t pid) {
-  auto stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat)
-    return true;
-  size_t paren = stat->rfind(')');
-  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z';
-}
-
 }  // namespace
 
 bool in_ci() {
@@ -191,10 +182,10 @@ void StateRoot::destroy() const {
   // Only the processes this root's pid files name: the daemon (if uninit could not stop it)
   // and the Caddy it left running.
   for (pid_t pid : {daemon, caddy}) {
-    if (pid <= 0 || gone(pid))
+    if (pid <= 0 || process::process_exited(pid))
       continue;
     ::kill(pid, SIGTERM);
-    if (!eventually([pid] { return gone(pid); }, 5'000, 50))
+    if (!eventually([pid] { return process::process_exited(pid); }, 5'000, 50))
       ::kill(pid, SIGKILL);
   }
   std::error_code ec;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <functional>
@@ -31,6 +32,17 @@ struct CmdResult {
 
 // CI=true is set: a missing capability is a failure there, not a skip.
 bool in_ci();
+
+// In a test body or SetUp() (gtest included first): without root the test fails under CI=true
+// and is skipped elsewhere.
+#define LOBSTER_E2E_REQUIRE_ROOT()  \
+  do {                              \
+    if (::geteuid() != 0) {         \
+      if (::lobster::e2e::in_ci())  \
+        FAIL() << "needs root";     \
+      GTEST_SKIP() << "needs root"; \
+    }                               \
+  } while (false)
 // The lobsterd binary of this build tree ($LOBSTER_BINARY_DIR/src/daemon/lobsterd).
 std::string lobsterd_binary();
 process::ProcessRunner& runner();

@@ -31,21 +31,14 @@ using ::testing::HasSubstr;
 e2e::StateRoot g_root("/tmp/lc" + std::to_string(::getpid()));
 constexpr int kTrials = 20;
 
-bool gone(pid_t pid) {
-  auto stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat)
-    return true;
-  size_t paren = stat->rfind(')');
-  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z';
-}
-
 // Ends the daemon this suite started (by its pid file) with `sig` and waits for it.
 void stop_daemon(int sig) {
   pid_t pid = g_root.daemon_pid();
-  if (pid <= 0 || gone(pid))
+  if (pid <= 0 || process::process_exited(pid))
     return;
   ASSERT_EQ(::kill(pid, sig), 0);
-  ASSERT_TRUE(e2e::eventually([pid] { return gone(pid); }, 30'000, 20)) << "daemon " << pid;
+  ASSERT_TRUE(e2e::eventually([pid] { return process::process_exited(pid); }, 30'000, 20))
+      << "daemon " << pid;
 }
 
 std::string status_of(const std::string& tenant) {
@@ -80,13 +73,7 @@ class CrashE2e : public ::testing::Test {
       g_root.destroy();
   }
 
-  void SetUp() override {
-    if (::geteuid() != 0) {
-      if (e2e::in_ci())
-        FAIL() << "needs root";
-      GTEST_SKIP() << "needs root";
-    }
-  }
+  void SetUp() override { LOBSTER_E2E_REQUIRE_ROOT(); }
 
   void TearDown() override {
     // Leave a plain daemon and no tenant behind for the next test.
@@ -176,7 +163,7 @@ TEST_F(CrashE2e, KillNineDuringSuspendLeavesAnEvictableTenant) {
   // Kill once the daemon recorded the suspend (or it already finished).
   EXPECT_TRUE(e2e::eventually([] { return status_of("k4") != "active"; }, 30'000, 5));
   ASSERT_EQ(::kill(daemon, SIGKILL), 0);
-  ASSERT_TRUE(e2e::eventually([daemon] { return gone(daemon); }, 10'000, 10));
+  ASSERT_TRUE(e2e::eventually([daemon] { return process::process_exited(daemon); }, 10'000, 10));
   client.join();
   std::string why;
   ASSERT_GT(g_root.start_daemon({}, &why), 0) << why;
@@ -244,7 +231,7 @@ TEST_F(CrashE2e, KillNineDuringSpawnOrEvictThenRestartEndsCleanOrComplete) {
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     ASSERT_EQ(::kill(daemon, SIGKILL), 0);
-    ASSERT_TRUE(e2e::eventually([daemon] { return gone(daemon); }, 10'000, 10));
+    ASSERT_TRUE(e2e::eventually([daemon] { return process::process_exited(daemon); }, 10'000, 10));
     client.join();
 
     std::string why;

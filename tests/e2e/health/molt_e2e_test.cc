@@ -19,6 +19,8 @@
 #include <thread>
 
 #include "core/fs.h"
+#include "core/testing/matchers.h"
+#include "e2e/common/harness.h"
 #include "host/process/process.h"
 
 namespace lobster {
@@ -28,63 +30,26 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using json = nlohmann::json;
 
-bool in_ci() { return std::getenv("CI") != nullptr; }  // NOLINT(concurrency-mt-unsafe)
+using CliRun = e2e::CmdResult;
+using e2e::eventually;
+using e2e::lobsterd_binary;
+using e2e::sh;
 
-std::string lobsterd_binary() {
-  const char* dir = std::getenv("LOBSTER_BINARY_DIR");  // NOLINT(concurrency-mt-unsafe)
-  return std::string(dir != nullptr ? dir : ".") + "/src/daemon/lobsterd";
-}
-
-struct CliRun {
-  int exit = -1;
-  std::string out, err;
-};
-
-process::PosixProcessRunner& runner() {
-  static process::PosixProcessRunner r;
-  return r;
-}
-
-std::string g_root;
+e2e::StateRoot g_root("/tmp/lh" + std::to_string(::getpid()));
 const std::string kTenant = "h1";
 
-CliRun sh(const std::vector<std::string>& argv, int64_t timeout_ms = 30'000) {
-  auto r = runner().run(argv, {.timeout_ms = timeout_ms});
-  if (!r)
-    return {};
-  return {r->exit_code, r->out, r->err};
-}
-
-CliRun cli(std::vector<std::string> args, int64_t timeout_ms = 600'000) {
-  std::vector<std::string> argv = {lobsterd_binary(), "--root", g_root};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return sh(argv, timeout_ms);
+CliRun cli(const std::vector<std::string>& args, int64_t timeout_ms = 600'000) {
+  return g_root.cli(args, timeout_ms);
 }
 
 // GET on the daemon's API socket (root passes the peer check).
 json api_get(const std::string& path) {
-  CliRun r = sh({"curl", "-sS", "--max-time", "10", "--unix-socket", g_root + "/run/api.sock",
-                 "http://localhost" + path});
+  CliRun r = sh({"curl", "-sS", "--max-time", "10", "--unix-socket",
+                 g_root.path() + "/run/api.sock", "http://localhost" + path});
   return json::parse(r.out, nullptr, false);
 }
 
-bool route_healthy() {
-  std::string host = kTenant + ".lobster.localhost";
-  CliRun r =
-      sh({"curl", "-sS", "--max-time", "5", "--resolve", host + ":443:127.0.0.1", "--cacert",
-          g_root + "/lib/caddy/data/pki/authorities/local/root.crt", "https://" + host + "/health"},
-         15'000);
-  return r.out.find("{\"ok\":true}") != std::string::npos;
-}
-
-bool eventually(const std::function<bool()>& pred, int max_ms) {
-  for (int waited = 0; waited <= max_ms; waited += 250) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return false;
-}
+bool route_healthy() { return g_root.healthy(kTenant); }
 
 // Runs `molt --json <tenant>` and returns the MoltResult (null on unparsable output).
 json molt(int* exit_code = nullptr) {
@@ -118,18 +83,8 @@ class MoltE2e : public ::testing::Test {
   static void SetUpTestSuite() {
     if (::geteuid() != 0)
       return;
-    ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << "private network namespace";
-    ASSERT_EQ(sh({"ip", "link", "set", "lo", "up"}).exit, 0);
-    g_root = "/tmp/lh" + std::to_string(::getpid());
-    std::filesystem::remove_all(g_root);
-    std::filesystem::create_directories(g_root + "/etc");
-    json cfg = {
-        {"firecracker", {{"defaultVcpuCount", 1}, {"defaultMemSizeMb", 256}}},
-        {"overlay", {{"defaultSizeMb", 256}}},
-        {"image", {{"defaultProfile", "minimal"}}},
-        {"vmm", {{"driver", "qemu"}}},
-    };
-    ASSERT_TRUE(fs::write_file_atomic(g_root + "/etc/config.json", cfg.dump(2), 0600));
+    ASSERT_THAT(e2e::enter_private_netns(), testing::IsOk());
+    ASSERT_THAT(g_root.create(e2e::minimal_config()), testing::IsOk());
     CliRun build = cli({"image", "build", "--profile", "minimal"}, 900'000);
     ASSERT_EQ(build.exit, 0) << build.err;
     CliRun init = cli({"init", "-y"}, 120'000);
@@ -140,24 +95,11 @@ class MoltE2e : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    if (g_root.empty())
-      return;
-    cli({"evict", "-y", kTenant}, 300'000);
-    auto caddy = fs::read_file(g_root + "/run/caddy.pid");
-    cli({"uninit", "-y"}, 60'000);
-    if (caddy)
-      ::kill(std::atoi(caddy->c_str()), SIGTERM);
-    std::filesystem::remove_all(g_root);
+    if (::geteuid() == 0)
+      g_root.destroy();
   }
 
-  void SetUp() override {
-    if (::geteuid() != 0) {
-      if (in_ci())
-        FAIL() << "needs root";
-      GTEST_SKIP() << "needs root";
-    }
-    ASSERT_FALSE(g_root.empty());
-  }
+  void SetUp() override { LOBSTER_E2E_REQUIRE_ROOT(); }
 };
 
 TEST_F(MoltE2e, HealthyTenantIsAlreadyHealthy) {
@@ -222,8 +164,8 @@ TEST_F(MoltE2e, DeletedTapIsRecreatedWithItsRules) {
 TEST_F(MoltE2e, DeletedCaddyRoutesAreReadded) {
   for (const std::string& id : {"lobster-" + kTenant, "lobster-" + kTenant + "-ws"}) {
     CliRun del =
-        sh({"curl", "-sS", "-X", "DELETE", "--unix-socket", g_root + "/run/caddy-admin.sock", "-H",
-            "Host: ", "http://localhost/id/" + id});
+        sh({"curl", "-sS", "-X", "DELETE", "--unix-socket", g_root.path() + "/run/caddy-admin.sock",
+            "-H", "Host: ", "http://localhost/id/" + id});
     ASSERT_EQ(del.exit, 0) << del.err;
   }
   EXPECT_FALSE(route_healthy());
@@ -272,8 +214,8 @@ TEST_F(MoltE2e, ExecHoldsTheTenantWhileItRuns) {
 TEST_F(MoltE2e, InteractiveExecKeepsTheTerminalAndSurvivesCtrlC) {
   // ssh runs as a child of the CLI now: it must still own the terminal (tmux gives a real one),
   // ^C must reach the remote command, not end the CLI, and the hold lasts the whole session.
-  std::string sock = g_root + "/tmux.sock";
-  std::string cmd = lobsterd_binary() + " --root " + g_root + " exec " + kTenant;
+  std::string sock = g_root.path() + "/tmux.sock";
+  std::string cmd = lobsterd_binary() + " --root " + g_root.path() + " exec " + kTenant;
   ASSERT_EQ(sh({"tmux", "-S", sock, "new-session", "-d", "-x", "120", "-y", "30", cmd}).exit, 0);
   auto screen = [&] { return sh({"tmux", "-S", sock, "capture-pane", "-p"}).out; };
   auto type = [&](const std::string& keys) {

@@ -59,13 +59,7 @@ class LifecycleE2e : public ::testing::Test {
       g_root.destroy();
   }
 
-  void SetUp() override {
-    if (::geteuid() != 0) {
-      if (e2e::in_ci())
-        FAIL() << "needs root";
-      GTEST_SKIP() << "needs root";
-    }
-  }
+  void SetUp() override { LOBSTER_E2E_REQUIRE_ROOT(); }
 };
 
 TEST_F(LifecycleE2e, ThreeConcurrentTenantsReachableThroughCaddy) {
