@@ -181,7 +181,11 @@ Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& req, const store::
       [&env, &t, &f]() { return stop_vm(env, t, f, 0); }));
   LOB_TRY(steps.run(
       "agent", "waiting for the guest agent",
-      [&]() { return agent_for(env, t, f).wait_for_agent(env.agent_wait_ms); }, nullptr));
+      // Retry every 50 ms, not the default 500: failed pings return at once while the guest
+      // boots, so the retry pause alone decided when spawn noticed the agent (bench/lifecycle:
+      // boot-to-agent samples fell on a 500 ms grid).
+      [&]() { return agent_for(env, t, f).wait_for_agent(env.agent_wait_ms, 3'000, 50); },
+      nullptr));
   LOB_TRY(steps.run(
       "proxy", "adding route https://" + name + "." + env.config.caddy.domain,
       [&]() {
