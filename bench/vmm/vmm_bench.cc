@@ -23,6 +23,7 @@
 #include <optional>
 
 #include "../../tests/e2e/vmm/tiny_guest.h"
+#include "../common/stats.h"
 #include "core/fs.h"
 #include "host/cgroup/cgroups.h"
 #include "host/process/process.h"
@@ -35,12 +36,6 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n == 0 ? 0 : (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
 }
 
 Status fail(const char* what, const Error& e) {
@@ -234,8 +229,9 @@ int run(int argc, char** argv) {
       }
     }
     nlohmann::json entry = {{"memMib", mem}, {"runs", s.ms["bootToReady"].size()}};
-    for (const auto& [name, v] : s.ms) entry[name + "Ms"] = {{"median", median(v)}, {"samples", v}};
-    entry["snapshotStreamBytes"] = median(s.stream_bytes);
+    for (const auto& [name, v] : s.ms)
+      entry[name + "Ms"] = {{"median", bench::median(v)}, {"samples", v}};
+    entry["snapshotStreamBytes"] = bench::median(s.stream_bytes);
     results.push_back(entry);
   }
   nlohmann::json doc = {{"bench", "vmm"},
