@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -162,7 +163,10 @@ Result<process::RunResult> RawGuest::ssh(process::ProcessRunner& runner, const s
       {.timeout_ms = timeout_ms});
 }
 
-std::string agent_request(const std::string& ip, int port, const std::string& line) {
+std::string agent_request(const std::string& ip, int port, const std::string& line,
+                          int64_t timeout_ms) {
+  const int64_t deadline = now_ms() + timeout_ms;
+  auto left = [&] { return static_cast<int>(std::max<int64_t>(deadline - now_ms(), 1)); };
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -174,7 +178,7 @@ std::string agent_request(const std::string& ip, int port, const std::string& li
     return "";
   }
   pollfd p{fd.get(), POLLOUT, 0};
-  if (::poll(&p, 1, 3000) != 1)
+  if (::poll(&p, 1, left()) != 1)
     return "";
   int err = 0;
   socklen_t len = sizeof(err);
@@ -185,10 +189,9 @@ std::string agent_request(const std::string& ip, int port, const std::string& li
   }
   std::string reply;
   char buf[4096];
-  const int64_t deadline = now_ms() + 10'000;
   while (now_ms() < deadline) {
     p = {fd.get(), POLLIN, 0};
-    if (::poll(&p, 1, 1000) != 1)
+    if (::poll(&p, 1, left()) != 1)
       continue;
     const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
     if (n <= 0)

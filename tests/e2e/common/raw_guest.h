@@ -63,8 +63,10 @@ class RawGuest {
   pid_t pid_ = -1;
 };
 
-// One request line to the guest agent at ip:port; the whole reply ("" if unreachable).
-std::string agent_request(const std::string& ip, int port, const std::string& line);
+// One request line to the guest agent at ip:port; the whole reply, read until the agent
+// closes or `timeout_ms` (connect included) ends ("" if unreachable).
+std::string agent_request(const std::string& ip, int port, const std::string& line,
+                          int64_t timeout_ms = 10'000);
 
 // Kernel arguments that keep a TCG guest's clock on the host TSC, as the qemu VMM driver adds
 // them (" tsc_early_khz=N tsc=reliable"), or "" when the host TSC is not invariant.

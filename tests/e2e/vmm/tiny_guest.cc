@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/fs.h"
+#include "e2e/common/raw_guest.h"
 #include "host/process/process.h"
 #include "image/builder.h"
 #include "image/config_disk.h"
@@ -195,43 +196,9 @@ Result<MinimalGuest> prepare_minimal_guest(process::ProcessRunner& runner, const
 
 std::string agent_ping(const std::string& ip, int port, const std::string& token,
                        int64_t timeout_ms) {
-  int64_t deadline = now_ms() + timeout_ms;
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-  // Kernel ABI: sockaddr_in is the AF_INET form of sockaddr.
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 &&
-      errno != EINPROGRESS) {
-    return "";
-  }
-  auto left = [&] { return static_cast<int>(std::max<int64_t>(deadline - now_ms(), 1)); };
-  pollfd p{fd.get(), POLLOUT, 0};
-  if (::poll(&p, 1, left()) != 1)
-    return "";
-  int err = 0;
-  socklen_t len = sizeof(err);
-  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0)
-    return "";
-  std::string line = nlohmann::json{{"type", "health-ping"}, {"token", token}}.dump() + "\n";
-  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(line.size())) {
-    return "";
-  }
-  std::string reply;
-  while (now_ms() < deadline) {
-    p = {fd.get(), POLLIN, 0};
-    if (::poll(&p, 1, left()) != 1)
-      continue;
-    char buf[4096];
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n <= 0)
-      break;
-    reply.append(buf, static_cast<size_t>(n));
-  }
-  return reply;
+  return e2e::agent_request(ip, port,
+                            nlohmann::json{{"type", "health-ping"}, {"token", token}}.dump() + "\n",
+                            timeout_ms);
 }
 
 std::string agent_ping_until(const std::string& ip, int port, const std::string& token,
