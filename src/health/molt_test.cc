@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/testing/fake_agent.h"
 #include "core/fs.h"
 #include "core/testing/matchers.h"
 #include "health/holds.h"
-#include "health/testing/fake_agent.h"
 #include "host/firewall/testing/fake_firewall.h"
 #include "host/net/testing/fake_links.h"
 #include "proxy/testing/fake_proxy.h"
@@ -95,7 +95,7 @@ class MoltTest : public ::testing::Test {
   vmm::testing::FakeVmmDriver vmm_;
   proxy::testing::FakeProxy proxy_;
   process::PosixProcessRunner runner_;
-  testing::FakeGuestAgent agent_;
+  agent::testing::FakeGuestAgent agent_;
   tenant::TenantEnv env_;
   store::Actor actor_ = store::Actor::uid(0);
 };

@@ -3,21 +3,16 @@
 // spawn step gets a failure injected after it took effect; each must leave zero residue.
 #include "tenant/spawn.h"
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
+#include "agent/testing/fake_agent.h"
 #include "core/fs.h"
 #include "core/testing/matchers.h"
-#include "core/unique_fd.h"
 #include "host/firewall/testing/fake_firewall.h"
 #include "host/net/testing/fake_links.h"
 #include "image/config_disk.h"
@@ -35,52 +30,6 @@ namespace {
 using ::lobster::testing::HasError;
 using ::lobster::testing::IsOk;
 using ::testing::HasSubstr;
-
-// Answers every request line with a PONG reply, like lobster-init's health port.
-class FakeAgent {
- public:
-  FakeAgent() {
-    fd_ = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    // Kernel ABI: sockaddr_in is a sockaddr for bind(2)/getsockname(2).
-    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    EXPECT_EQ(::listen(fd_.get(), 16), 0);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        UniqueFd c(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (!c)
-          continue;
-        char buf[4096];
-        std::string in;
-        while (in.find('\n') == std::string::npos) {
-          ssize_t n = ::recv(c.get(), buf, sizeof(buf), 0);
-          if (n <= 0)
-            break;
-          in.append(buf, static_cast<size_t>(n));
-        }
-        std::string reply = "{\"ok\":true,\"reply\":\"PONG\"}\n";
-        (void)::send(c.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
-      }
-    });
-  }
-  ~FakeAgent() {
-    stop_ = true;
-    ::shutdown(fd_.get(), SHUT_RDWR);
-    thread_.join();
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  UniqueFd fd_;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 class SpawnTest : public ::testing::Test {
  protected:
@@ -164,7 +113,7 @@ class SpawnTest : public ::testing::Test {
   vmm::testing::FakeVmmDriver vmm_;
   proxy::testing::FakeProxy proxy_;
   process::PosixProcessRunner runner_;
-  FakeAgent agent_;
+  agent::testing::FakeGuestAgent agent_;
   TenantEnv env_;
   store::Actor actor_ = store::Actor::uid(0);
 };

@@ -1,6 +1,7 @@
-// FakeGuestAgent: a loopback TCP stand-in for lobster-init's agent, for health unit tests. It
-// answers the request types health uses from its state (responsive, gateway running, holds)
-// and records every request type and inject-secrets payload, so tests check state.
+// FakeGuestAgent: a loopback TCP stand-in for lobster-init's agent, for tenant and health unit
+// tests. It answers the request types the host uses from its state (responsive, gateway
+// running, holds) and records every request type and inject-secrets payload, so tests check
+// state.
 // The same port serves the agent and the health port.
 #pragma once
 
@@ -18,7 +19,7 @@
 
 #include "core/unique_fd.h"
 
-namespace lobster::health::testing {
+namespace lobster::agent::testing {
 
 class FakeGuestAgent {
  public:
@@ -134,4 +135,4 @@ class FakeGuestAgent {
   std::set<std::string> holds_;
 };
 
-}  // namespace lobster::health::testing
+}  // namespace lobster::agent::testing
