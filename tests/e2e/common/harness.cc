@@ -93,6 +93,19 @@ pid_t read_pid_file(const std::string& path) {
   return static_cast<pid_t>(std::atoi(text->c_str()));
 }
 
+Status start_minimal_suite(const StateRoot& root) {
+  LOB_TRY(enter_private_netns());
+  LOB_TRY(root.create(minimal_config()));
+  CmdResult build = root.cli({"image", "build", "--profile", "minimal"}, 900'000);
+  if (build.exit != 0)
+    return make_error(ErrorCode::kInternal, "image build exited {}: {}", build.exit, build.err);
+  CmdResult init = root.cli({"init", "-y"}, 120'000);
+  if (init.exit != 0) {
+    return make_error(ErrorCode::kInternal, "init exited {}: {}{}", init.exit, init.out, init.err);
+  }
+  return ok();
+}
+
 Status StateRoot::create(const nlohmann::json& config) const {
   std::error_code ec;
   std::filesystem::remove_all(root_, ec);

@@ -61,6 +61,12 @@ Status enter_private_netns();
 // Config for fast tests: qemu driver, minimal profile, 1 vCPU, 256 MiB, 512 MiB overlay.
 nlohmann::json minimal_config();
 
+class StateRoot;
+// The usual suite start (SetUpTestSuite): this process enters a private network namespace,
+// `root` gets minimal_config(), the minimal image is built and `init -y` starts the daemon.
+// The error names the step and carries the command's output.
+Status start_minimal_suite(const StateRoot& root);
+
 // pid read from a pid file (0 if missing or unparsable).
 pid_t read_pid_file(const std::string& path);
 

@@ -83,12 +83,7 @@ class MoltE2e : public ::testing::Test {
   static void SetUpTestSuite() {
     if (::geteuid() != 0)
       return;
-    ASSERT_THAT(e2e::enter_private_netns(), testing::IsOk());
-    ASSERT_THAT(g_root.create(e2e::minimal_config()), testing::IsOk());
-    CliRun build = cli({"image", "build", "--profile", "minimal"}, 900'000);
-    ASSERT_EQ(build.exit, 0) << build.err;
-    CliRun init = cli({"init", "-y"}, 120'000);
-    ASSERT_EQ(init.exit, 0) << init.out << init.err;
+    ASSERT_THAT(e2e::start_minimal_suite(g_root), testing::IsOk());
     CliRun spawn = cli({"spawn", kTenant}, 600'000);
     ASSERT_EQ(spawn.exit, 0) << spawn.out << spawn.err;
     ASSERT_TRUE(eventually(route_healthy, 60'000));

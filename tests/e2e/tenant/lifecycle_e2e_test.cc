@@ -45,12 +45,7 @@ class LifecycleE2e : public ::testing::Test {
   static void SetUpTestSuite() {
     if (::geteuid() != 0)
       return;
-    ASSERT_THAT(e2e::enter_private_netns(), IsOk());
-    ASSERT_THAT(g_root.create(e2e::minimal_config()), IsOk());
-    e2e::CmdResult build = cli({"image", "build", "--profile", "minimal"}, 900'000);
-    ASSERT_EQ(build.exit, 0) << build.err;
-    e2e::CmdResult init = cli({"init", "-y"}, 120'000);
-    ASSERT_EQ(init.exit, 0) << init.out << init.err;
+    ASSERT_THAT(e2e::start_minimal_suite(g_root), IsOk());
     ASSERT_GT(g_root.daemon_pid(), 0);
   }
 
