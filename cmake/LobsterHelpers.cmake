@@ -130,3 +130,13 @@ function(lobster_test)
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
                        ENVIRONMENT "LOBSTER_SOURCE_DIR=${PROJECT_SOURCE_DIR};LOBSTER_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endfunction()
+
+# `target` runs the built lobsterd and the guest binaries (through the image builder): build
+# them first. The guest binaries exist only with LOBSTER_GUEST.
+function(lobster_needs_lobsterd target)
+  foreach(dep IN ITEMS lobsterd lobster-init lobster-testgw)
+    if(TARGET ${dep})
+      add_dependencies(${target} ${dep})
+    endif()
+  endforeach()
+endfunction()
