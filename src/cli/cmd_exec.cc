@@ -135,22 +135,28 @@ void register_exec(CommandHost& host) {
   cmd->add_option("command", a->command, "Command to run (after --); default: a login shell");
 }
 
-void register_configure(CommandHost& host) {
+namespace {
+
+// `<command> NAME` = `exec NAME openclaw <command>` (spec §6.6).
+void register_openclaw_command(CommandHost& host, const std::string& command,
+                               const std::string& help) {
   auto name = std::make_shared<std::string>();
-  CLI::App* cmd = host.add("configure", "Run OpenClaw's configuration TUI in a tenant's guest",
-                           [name](CliContext& ctx) -> Status {
-                             return run_in_guest(ctx, *name, {"openclaw", "configure"});
-                           });
+  CLI::App* cmd = host.add(command, help, [name, command](CliContext& ctx) -> Status {
+    return run_in_guest(ctx, *name, {"openclaw", command});
+  });
   cmd->add_option("name", *name, "Tenant name")->required();
 }
 
+}  // namespace
+
+void register_configure(CommandHost& host) {
+  register_openclaw_command(host, "configure",
+                            "Run OpenClaw's configuration TUI in a tenant's guest");
+}
+
 void register_devices(CommandHost& host) {
-  auto name = std::make_shared<std::string>();
-  CLI::App* cmd = host.add("devices", "List and approve OpenClaw paired devices of a tenant",
-                           [name](CliContext& ctx) -> Status {
-                             return run_in_guest(ctx, *name, {"openclaw", "devices"});
-                           });
-  cmd->add_option("name", *name, "Tenant name")->required();
+  register_openclaw_command(host, "devices",
+                            "List and approve OpenClaw paired devices of a tenant");
 }
 
 }  // namespace lobster::cli
