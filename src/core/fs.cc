@@ -34,6 +34,57 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
+Result<std::string> read_tail(const std::string& path, size_t max_lines, size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return errno_error(ErrorCode::kIoFailed, "open " + path);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return errno_error(ErrorCode::kIoFailed, "stat " + path);
+  }
+  const auto size = static_cast<size_t>(st.st_size);
+  const size_t start = size > max_bytes ? size - max_bytes : 0;
+  std::string out(size - start, '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n =
+        ::pread(fd.get(), out.data() + got, out.size() - got, static_cast<off_t>(start + got));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return errno_error(ErrorCode::kIoFailed, "read " + path);
+    }
+    if (n == 0) {
+      break;  // the file shrank meanwhile
+    }
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  if (start > 0) {
+    size_t nl = out.find('\n');
+    out.erase(0, nl == std::string::npos ? out.size() : nl + 1);
+  }
+  if (max_lines == 0) {
+    return std::string();
+  }
+  // Keep the last max_lines lines (a trailing newline does not start another line).
+  size_t end = out.size();
+  if (end > 0 && out[end - 1] == '\n') {
+    --end;
+  }
+  size_t cut = end;
+  for (size_t lines = 0; lines < max_lines; ++lines) {
+    size_t nl = cut == 0 ? std::string::npos : out.rfind('\n', cut - 1);
+    if (nl == std::string::npos) {
+      return out;
+    }
+    cut = nl;
+  }
+  return out.substr(cut + 1);
+}
+
 Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
   // pid + a per-process counter: concurrent writers (threads of one daemon) never share a temp.
   static std::atomic<uint64_t> counter{0};

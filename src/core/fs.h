@@ -12,6 +12,10 @@ namespace lobster::fs {
 // Reads a whole file. Missing file -> kIoFailed with sys_errno ENOENT.
 Result<std::string> read_file(const std::string& path);
 
+// The last `max_lines` lines of a file, reading at most its last `max_bytes` (a partial first
+// line is dropped). For showing the end of a log that may be large.
+Result<std::string> read_tail(const std::string& path, size_t max_lines, size_t max_bytes = 16384);
+
 // Atomically replaces `path` with `data`: write `<path>.tmp.<pid>` with `mode`, fsync, rename,
 // fsync the directory. On failure the old file is untouched and the temp file removed.
 Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0600);
