@@ -76,7 +76,8 @@ Result<json> AgentClient::call(const std::string& type, json params, int64_t tim
   return calls[0].take_result();
 }
 
-Status AgentClient::wait_for_agent(int64_t overall_ms, int64_t per_try_ms, int64_t retry_ms) const {
+Status AgentClient::wait_for_agent(int64_t overall_ms, int64_t per_try_ms, int64_t retry_ms,
+                                   const std::function<Status()>& keep_waiting) const {
   int64_t deadline = mono_ms() + overall_ms;
   Error last{ErrorCode::kVsockConnectFailed, "agent: not reachable"};
   for (;;) {
@@ -89,6 +90,9 @@ Status AgentClient::wait_for_agent(int64_t overall_ms, int64_t per_try_ms, int64
         e.code = ErrorCode::kVsockConnectFailed;
       }
       return make_error(std::move(e));
+    }
+    if (keep_waiting) {
+      LOB_TRY(keep_waiting());
     }
     auto r = health_ping(left < per_try_ms ? left : per_try_ms);
     if (r) {

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -132,9 +133,10 @@ class AgentClient {
                               bool health_port = false) const;
 
   // Retries health-ping (each try bounded by per_try_ms) until it answers or overall_ms passes.
-  // kAgentUnauthorized is returned at once (retrying cannot fix a wrong token).
-  Status wait_for_agent(int64_t overall_ms, int64_t per_try_ms = 3'000,
-                        int64_t retry_ms = 500) const;
+  // kAgentUnauthorized is returned at once (retrying cannot fix a wrong token). `keep_waiting`,
+  // when given, runs before every try; its error ends the wait (e.g. "the VM exited").
+  Status wait_for_agent(int64_t overall_ms, int64_t per_try_ms = 3'000, int64_t retry_ms = 500,
+                        const std::function<Status()>& keep_waiting = {}) const;
 
   Status health_ping(int64_t timeout_ms = kHealthTimeoutMs) const;
   Status inject_secrets(const nlohmann::json& secrets,

@@ -132,6 +132,15 @@ TEST(ClientErrors, ConnectRefusedIsVsockConnectFailed) {
       "t");
   EXPECT_THAT(c.get_stats(), HasError(ErrorCode::kVsockConnectFailed));
   EXPECT_THAT(c.wait_for_agent(300, 100, 50), HasError(ErrorCode::kVsockConnectFailed));
+  // keep_waiting's error ends the wait long before its deadline.
+  int checks = 0;
+  auto vm_gone = [&checks]() -> Status {
+    if (++checks < 3)
+      return ok();
+    return make_error(ErrorCode::kVmBootFailed, "the VM exited");
+  };
+  EXPECT_THAT(c.wait_for_agent(60'000, 100, 10, vm_gone), HasError(ErrorCode::kVmBootFailed));
+  EXPECT_EQ(checks, 3);
   AgentClient bad({.host = "not-an-ip"}, "t");
   EXPECT_THAT(bad.health_ping(), HasError(ErrorCode::kVsockConnectFailed));
 }

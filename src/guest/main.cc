@@ -1,7 +1,8 @@
 // lobster-init: PID 1 of every lobsterd guest (guest contract: /work/notes/guest-contract.md).
-// Boot: mounts, config disk, hostname, clock, network, secrets files; then one event loop runs
-// the agent (ports 52/53), supervises dropbear and the gateway, reaps zombies and handles
-// ctrl-alt-del (SIGINT), ACPI power (SIGPWR), SIGTERM and the `shutdown` agent method.
+// Boot: mounts, end of the boot-time lockup panic, config disk, hostname, clock, network,
+// secrets files; then one event loop runs the agent (ports 52/53), supervises dropbear and the
+// gateway, reaps zombies and handles ctrl-alt-del (SIGINT), ACPI power (SIGPWR), SIGTERM and
+// the `shutdown` agent method.
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
@@ -173,6 +174,7 @@ void Init::maybe_finish_shutdown() {
 int Init::run() {
   auto note_fn = [this](const std::string& m) { note(m); };
   mount_early_filesystems(note_fn);
+  end_boot_lockup_panic(note_fn);
   ::umask(022);
   if (auto st = fs::ensure_dir(paths_.log_dir, 0700); !st) {
     console("log dir: " + st.error().message);

@@ -44,6 +44,17 @@ void mount_early_filesystems(const std::function<void(const std::string&)>& note
   ::symlink("pts/ptmx", "/dev/ptmx");
 }
 
+void end_boot_lockup_panic(const std::function<void(const std::string&)>& note) {
+  if (::getpid() != 1) {
+    return;  // started by hand for testing: never change the host's kernel settings
+  }
+  // procfs files are written in place (no temp file and rename).
+  UniqueFd fd(::open("/proc/sys/kernel/softlockup_panic", O_WRONLY | O_CLOEXEC));
+  if (!fd || ::write(fd.get(), "0\n", 2) != 2) {
+    note(std::string("softlockup_panic: ") + std::strerror(errno));
+  }
+}
+
 Result<std::string> find_config_device() {
   if (const char* env = std::getenv("LOBSTER_CONFIG_DEV"); env != nullptr && *env != '\0') {
     return std::string(env);

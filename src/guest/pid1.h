@@ -17,6 +17,12 @@ void mount_early_filesystems(const std::function<void(const std::string&)>& note
 // Finds the config disk: $LOBSTER_CONFIG_DEV, else the first /dev/vd* starting with the magic.
 Result<std::string> find_config_device();
 
+// The kernel command line sets softlockup_panic=1 so that a guest whose kernel livelocks while
+// booting panics and its VM exits, and the host boots it again (tenant/boot.h). Once PID 1
+// runs the boot is over: a soft lockup of a running tenant (say, a starved vCPU on a busy host)
+// must not kill it, so this turns the setting off. Only as PID 1.
+void end_boot_lockup_panic(const std::function<void(const std::string&)>& note);
+
 // Sets the clock to host_time_ms if the current clock is older (RTC missing or behind).
 void set_clock_floor(int64_t host_time_ms, const std::function<void(const std::string&)>& note);
 

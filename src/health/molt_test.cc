@@ -137,6 +137,16 @@ TEST_F(MoltTest, DeadVmIsColdBootedWithItsOverlayAndTheTokenReinjected) {
   EXPECT_EQ(agent_.secrets().back()["OPENCLAW_GATEWAY_TOKEN"], alice().gateway_token);
 }
 
+TEST_F(MoltTest, ColdBootThatDiesWhileBootingIsRetriedOnce) {
+  kill_vm();
+  vmm_.exit_during_boot = 1;
+  auto r = molt_alice();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->healthy);
+  ASSERT_EQ(vmm_.running(), 1u);
+  EXPECT_EQ(alice().vm->pid, vmm_.vms().begin()->first);
+}
+
 TEST_F(MoltTest, MissingTapGetsTapRulesAndANewVm) {
   int64_t old_pid = alice().vm->pid;
   auto f = tenant::facts_for(env_, alice());

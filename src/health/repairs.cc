@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <functional>
 
-#include "core/fs.h"
 #include "core/log.h"
 #include "host/firewall/tenant_network.h"
 #include "proxy/caddy_config.h"
+#include "tenant/boot.h"
 #include "tenant/teardown.h"
 
 namespace lobster::health {
@@ -31,28 +31,19 @@ Status recreate_network(tenant::TenantEnv& env, const store::Tenant& t,
 
 Status restart_vm(tenant::TenantEnv& env, const store::Tenant& t, const tenant::TenantFacts& f,
                   const store::Actor& actor, Actions& actions) {
+  const std::vector<store::TenantStatus> repairable = {store::TenantStatus::kActive,
+                                                       store::TenantStatus::kFailed};
   // Stops the recorded VMM (identity-checked) and anything else in the tenant's cgroup; never
   // a name pattern (spec §16 item 8).
   LOB_TRY(tenant::stop_vm(env, t, f, 0));
-  LOB_TRY(env.store->update_tenant(
-      t.name,
-      {.expect_status = {store::TenantStatus::kActive, store::TenantStatus::kFailed},
-       .clear_vm = true},
-      actor));
+  LOB_TRY(env.store->update_tenant(t.name, {.expect_status = repairable, .clear_vm = true}, actor));
   actions.push_back("Stopped the old VMM");
-  vmm::VmSpec spec = LOB_TRY(tenant::vm_spec_for(env, t, f));
-  LOB_TRY(fs::ensure_dir(f.files.log_dir, 0700));
-  LOB_TRY(fs::ensure_dir(f.files.run_dir, 0700));
-  auto vm = LOB_TRY(env.vmm->start(spec));
-  const auto& id = vm->identity();
-  LOB_TRY(env.store->update_tenant(
-      t.name,
-      {.expect_status = {store::TenantStatus::kActive, store::TenantStatus::kFailed},
-       .vm = store::VmProcess{id.pid, static_cast<int64_t>(id.start_time)}},
-      actor));
-  actions.push_back(fmt::format("Cold-booted the VM from its overlay (pid {})", id.pid));
+  store::Tenant booted = t;
+  auto vm = LOB_TRY(tenant::start_vm(env, booted, f, actor, repairable));
+  actions.push_back(
+      fmt::format("Cold-booted the VM from its overlay (pid {})", vm->identity().pid));
+  LOB_TRY(tenant::await_agent(env, booted, f, vm, actor, repairable));
   agent::AgentClient agent = tenant::agent_for(env, t, f);
-  LOB_TRY(agent.wait_for_agent(env.agent_wait_ms));
   actions.push_back("Agent is up");
   // The config disk already carries the secrets; re-inject the gateway token as the original
   // did so a gateway started from an older config still gets the current one.

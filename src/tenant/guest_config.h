@@ -31,6 +31,9 @@ image::ConfigDisk config_disk_for(const Config& cfg, const store::Tenant& tenant
                                   int64_t host_time_ms);
 
 // Kernel command line: no secrets, no ip= (the guest reads its address from the config disk).
-inline constexpr std::string_view kGuestCmdline = "console=ttyS0 reboot=k panic=1 quiet";
+// softlockup_panic=1 (until lobster-init turns it off) makes a guest that livelocks while
+// booting exit within ~20 s so that it is booted again (tenant/boot.h).
+inline constexpr std::string_view kGuestCmdline =
+    "console=ttyS0 reboot=k panic=1 quiet softlockup_panic=1";
 
 }  // namespace lobster::tenant

@@ -10,6 +10,7 @@
 #include "core/rollback.h"
 #include "host/firewall/tenant_network.h"
 #include "image/config_disk.h"
+#include "tenant/boot.h"
 #include "tenant/guest_config.h"
 #include "tenant/ssh_keys.h"
 #include "tenant/teardown.h"
@@ -57,8 +58,11 @@ class Steps {
     if (!s) {
       Error e = s.error();
       e.message = fmt::format("spawn {}: step {}: {}", name_, step, e.message);
-      log::warn("tenant.spawn_failed",
-                {{"tenant", name_}, {"step", step}, {"code", code_name(e.code)}});
+      log::warn("tenant.spawn_failed", {{"tenant", name_},
+                                        {"step", step},
+                                        {"code", code_name(e.code)},
+                                        {"error", e.message},
+                                        {"detail", e.detail}});
       return make_error(std::move(e));
     }
     return ok();
@@ -166,25 +170,16 @@ Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& req, const store::
         return ok();
       },
       [&env, &f]() { return remove_network(env, f); }));
+  std::unique_ptr<vmm::Vm> vm;
   LOB_TRY(steps.run(
       "vm", fmt::format("starting {} VM ({} vCPU, {} MiB)", env.vmm->name(), t.vcpus, t.mem_mb),
       [&]() -> Status {
-        vmm::VmSpec spec = LOB_TRY(vm_spec_for(env, t, f));
-        LOB_TRY(fs::ensure_dir(f.files.log_dir, 0700));
-        LOB_TRY(fs::ensure_dir(f.files.run_dir, 0700));
-        auto vm = LOB_TRY(env.vmm->start(spec));
-        const auto& id = vm->identity();
-        t = LOB_TRY(env.store->update_tenant(
-            name, {.vm = store::VmProcess{id.pid, static_cast<int64_t>(id.start_time)}}, actor));
+        vm = LOB_TRY(start_vm(env, t, f, actor));
         return ok();
       },
       [&env, &t, &f]() { return stop_vm(env, t, f, 0); }));
   LOB_TRY(steps.run(
-      "agent", "waiting for the guest agent",
-      // Retry every 50 ms, not the default 500: failed pings return at once while the guest
-      // boots, so the retry pause alone decided when spawn noticed the agent (bench/lifecycle:
-      // boot-to-agent samples fell on a 500 ms grid).
-      [&]() { return agent_for(env, t, f).wait_for_agent(env.agent_wait_ms, 3'000, 50); },
+      "agent", "waiting for the guest agent", [&]() { return await_agent(env, t, f, vm, actor); },
       nullptr));
   LOB_TRY(steps.run(
       "proxy", "adding route https://" + name + "." + env.config.caddy.domain,

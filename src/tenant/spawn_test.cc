@@ -19,6 +19,7 @@
 #include "proxy/testing/fake_proxy.h"
 #include "store/testing/fake_store.h"
 #include "store/testing/temp_dir.h"
+#include "tenant/boot.h"
 #include "tenant/evict.h"
 #include "tenant/recover.h"
 #include "tenant/suspend.h"
@@ -186,6 +187,42 @@ TEST_F(SpawnTest, UnreachableAgentRollsBack) {
   auto r = spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr);
   ASSERT_THAT(r, HasError(ErrorCode::kVsockConnectFailed));
   EXPECT_THAT(r.error().message, HasSubstr("step agent"));
+  EXPECT_THAT(residue(), ::testing::IsEmpty());
+}
+
+TEST_F(SpawnTest, AgentTimeoutShowsTheEndOfTheGuestConsole) {
+  // The console log goes with the rolled-back tenant, so the error keeps its last lines.
+  env_.agent_endpoint = [](const std::string&) { return agent::Endpoint{"127.0.0.1", 1, 1}; };
+  env_.agent_wait_ms = 300;
+  vmm_.console_output = "[    0.55] early line\n[   28.41] watchdog: BUG: soft lockup - CPU#1\n";
+  auto r = spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr);
+  ASSERT_THAT(r, HasError(ErrorCode::kVsockConnectFailed));
+  EXPECT_THAT(r.error().detail, HasSubstr("console.log"));
+  EXPECT_THAT(r.error().detail, HasSubstr("soft lockup - CPU#1"));
+  EXPECT_THAT(residue(), ::testing::IsEmpty());
+}
+
+TEST_F(SpawnTest, AGuestThatDiesWhileBootingIsBootedOnceMore) {
+  vmm_.exit_during_boot = 1;
+  auto r = spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(vmm_.starts, 2);
+  ASSERT_EQ(vmm_.running(), 1u);
+  // The store records the second VMM, the one that runs.
+  auto t = store_.get_tenant("alice");
+  ASSERT_THAT(t, IsOk());
+  ASSERT_TRUE(t->vm.has_value());
+  EXPECT_EQ(t->vm->pid, vmm_.vms().begin()->first);
+}
+
+TEST_F(SpawnTest, AGuestThatDiesOnEveryBootRollsBackWithTheConsoleTail) {
+  vmm_.exit_during_boot = kBootAttempts;
+  vmm_.console_output = "[   28.41] watchdog: BUG: soft lockup - CPU#1 stuck for 26s!\n";
+  auto r = spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr);
+  ASSERT_THAT(r, HasError(ErrorCode::kVmBootFailed));
+  EXPECT_THAT(r.error().message, HasSubstr("step agent"));
+  EXPECT_THAT(r.error().detail, HasSubstr("soft lockup"));
+  EXPECT_EQ(vmm_.starts, kBootAttempts);
   EXPECT_THAT(residue(), ::testing::IsEmpty());
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 
+#include "core/fs.h"
 #include "vmm/vmm.h"
 
 namespace lobster::vmm::testing {
@@ -23,7 +24,15 @@ class FakeVmmDriver final : public VmmDriver {
     std::lock_guard lock(mu_);
     if (fail_start)
       return make_error(ErrorCode::kVmBootFailed, "fake: boot refused");
+    if (!console_output.empty())
+      LOB_TRY(fs::write_file_atomic(spec.console_log_path, console_output));
     pid_t pid = next_pid_++;
+    ++starts;
+    if (exit_during_boot > 0) {
+      // A guest that dies while booting: its VMM is gone by the time anyone looks.
+      --exit_during_boot;
+      return std::unique_ptr<Vm>(new FakeVm(this, {pid, static_cast<uint64_t>(pid) * 10, exe}));
+    }
     vms_[pid] = {spec, VmState::kRunning};
     return std::unique_ptr<Vm>(new FakeVm(this, {pid, static_cast<uint64_t>(pid) * 10, exe}));
   }
@@ -50,6 +59,9 @@ class FakeVmmDriver final : public VmmDriver {
   }
 
   bool fail_start = false;
+  std::string console_output;  // written to the spec's console log on start, when set
+  int exit_during_boot = 0;    // this many next starts give a VMM that exits at once
+  int starts = 0;
   std::string exe = "/usr/bin/qemu-system-x86_64";
 
  private:

@@ -95,6 +95,17 @@ TEST_F(LifecycleE2e, ExecReturnsTheRemoteExitCode) {
   EXPECT_THAT(echo.out, HasSubstr("hello-from-guest"));
 }
 
+// The kernel command line arms softlockup_panic for the boot only (tenant/boot.h): a running
+// guest must not panic because its vCPU was starved on a busy host.
+TEST_F(LifecycleE2e, BootLockupPanicIsOffOnceTheGuestRuns) {
+  e2e::CmdResult cmdline = cli({"exec", "t1", "--", "cat", "/proc/cmdline"}, 60'000);
+  EXPECT_THAT(cmdline.out, HasSubstr("softlockup_panic=1"));
+  e2e::CmdResult now =
+      cli({"exec", "t1", "--", "cat", "/proc/sys/kernel/softlockup_panic"}, 60'000);
+  EXPECT_EQ(now.exit, 0) << now.err;
+  EXPECT_EQ(now.out, "0\n");
+}
+
 TEST_F(LifecycleE2e, InteractiveSessionInTmux) {
   // A real terminal: tmux runs `lobsterd exec t1` (ssh -t), we type into it and read the screen.
   std::string sock = g_root.path() + "/tmux.sock";
@@ -217,6 +228,39 @@ TEST_F(LifecycleE2e, EvictOfSuspendedTenantLeavesNoResidue) {
   e2e::CmdResult r = cli({"evict", "-y", "t4"}, 300'000);
   EXPECT_EQ(r.exit, 0) << r.out << r.err;
   // ...and none after.
+  auto findings = e2e::ResidueScanner(g_root.path()).scan();
+  EXPECT_TRUE(findings.empty()) << e2e::ResidueScanner::describe(findings);
+}
+
+// A guest whose VMM exits while it boots (under TCG a rare guest-kernel livelock ends that way
+// through softlockup_panic) is booted once more; here the test kills the first VMM itself.
+TEST_F(LifecycleE2e, VmThatDiesWhileBootingIsBootedAgain) {
+  pid_t first = 0;
+  std::thread killer([&first] {
+    // The daemon records the VMM's pid as soon as it starts, long before the agent answers.
+    eventually(
+        [&first] {
+          e2e::CmdResult r = sh({"curl", "-sS", "--unix-socket", g_root.path() + "/run/api.sock",
+                                 "http://lobsterd/v1/tenants/t5"});
+          auto j = nlohmann::json::parse(r.out, nullptr, false);
+          if (j.is_object() && j.value("vmPid", nlohmann::json()).is_number_integer())
+            first = j["vmPid"].get<pid_t>();
+          return first > 0;
+        },
+        60'000, 20);
+    if (first > 0)
+      ::kill(first, SIGKILL);  // our daemon's VMM, by pid
+  });
+  e2e::CmdResult spawn = cli({"--json", "spawn", "t5"});
+  killer.join();
+  ASSERT_GT(first, 0) << "never saw t5's first VMM";
+  ASSERT_EQ(spawn.exit, 0) << spawn.out << spawn.err;
+  EXPECT_TRUE(eventually([] { return g_root.healthy("t5"); }, 30'000));
+  EXPECT_TRUE(process::process_exited(first));
+  auto log = fs::read_file(g_root.path() + "/log/daemon.log");
+  EXPECT_THAT(log.value_or(""), HasSubstr("tenant.boot_retry"));
+  e2e::CmdResult r = cli({"evict", "-y", "t5"}, 300'000);
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
   auto findings = e2e::ResidueScanner(g_root.path()).scan();
   EXPECT_TRUE(findings.empty()) << e2e::ResidueScanner::describe(findings);
 }
