@@ -123,15 +123,16 @@ Result<std::string> find_guest_binary(const std::string& name, const std::string
     if (const char* env = std::getenv("LOBSTER_GUEST_BIN_DIR"); env != nullptr && *env != '\0') {
       candidates.push_back(std::string(env) + "/" + name);
     }
-    candidates.push_back(std::string(LOBSTER_GUEST_INSTALL_DIR) + "/" + name);
     // In a build tree the binaries sit in src/guest[/testgw] below the build root; walk up from
-    // the running binary (build/src/daemon/lobsterd, build/tests/e2e/x/...) to find it.
+    // the running binary (build/src/daemon/lobsterd, build/tests/e2e/x/...) to find it. A
+    // build tree's own guest binaries come before installed ones, which may be older.
     std::string d = exe_dir();
     for (int up = 0; up < 5 && !d.empty(); ++up) {
       candidates.push_back(d + "/src/guest/" + name);
       candidates.push_back(d + "/src/guest/testgw/" + name);
       d = d.substr(0, d.rfind('/'));
     }
+    candidates.push_back(std::string(LOBSTER_GUEST_INSTALL_DIR) + "/" + name);
   }
   for (const auto& c : candidates) {
     if (::access(c.c_str(), X_OK) == 0)

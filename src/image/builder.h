@@ -43,8 +43,8 @@ struct BuildResult {
 };
 
 // Where a guest binary (lobster-init, lobster-testgw) is: `dir` if given, else
-// $LOBSTER_GUEST_BIN_DIR, <install prefix>/lib/lobsterd (cmake --install puts them there), or
-// the build tree of the running binary.
+// $LOBSTER_GUEST_BIN_DIR, the build tree of the running binary (so a build's tests boot that
+// build's guest), or <install prefix>/lib/lobsterd (cmake --install puts them there).
 // kPreflightFailed (with a hint) if none has it.
 Result<std::string> find_guest_binary(const std::string& name, const std::string& dir = "");
 
