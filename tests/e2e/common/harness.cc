@@ -181,6 +181,19 @@ std::optional<std::vector<std::string>> StateRoot::tenant_names() const {
   return names;
 }
 
+std::string StateRoot::diagnostics(const std::string& tenant) const {
+  std::string out;
+  std::vector<std::string> logs = {root_ + "/log/daemon.log"};
+  if (!tenant.empty())
+    logs.push_back(root_ + "/log/t/" + tenant + "/console.log");
+  for (const auto& path : logs) {
+    auto tail = fs::read_tail(path, 60);
+    out +=
+        "--- " + path + (tail ? " (last lines) ---\n" + *tail : ": " + tail.error().message) + "\n";
+  }
+  return out;
+}
+
 void StateRoot::destroy() const {
   if (root_.empty() || !fs::exists(root_))
     return;

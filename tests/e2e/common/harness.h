@@ -103,6 +103,10 @@ class StateRoot {
   // Names listed by `lobsterd --json tank` (nullopt if the command failed).
   std::optional<std::vector<std::string>> tenant_names() const;
 
+  // For failure messages: the last lines of the daemon log and, when `tenant` is given, of
+  // that tenant's guest console (CI output is all that is left of a failed run).
+  std::string diagnostics(const std::string& tenant = "") const;
+
   // Best-effort teardown for TearDownTestSuite: evicts every tenant, uninit, ends the
   // daemon and Caddy recorded in the pid files (only those), removes the tree.
   void destroy() const;
