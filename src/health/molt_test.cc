@@ -7,19 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 
-#include "agent/testing/fake_agent.h"
 #include "core/fs.h"
 #include "core/testing/matchers.h"
 #include "health/holds.h"
-#include "host/firewall/testing/fake_firewall.h"
-#include "host/net/testing/fake_links.h"
-#include "proxy/testing/fake_proxy.h"
-#include "store/testing/fake_store.h"
-#include "store/testing/temp_dir.h"
 #include "tenant/spawn.h"
-#include "vmm/testing/fake_vmm.h"
+#include "tenant/testing/fake_env_test.h"
 
 namespace lobster::health {
 namespace {
@@ -32,38 +25,12 @@ using ::testing::HasSubstr;
 
 std::vector<std::string> names(const std::vector<CheckResult>& r) { return failed_checks(r); }
 
-class MoltTest : public ::testing::Test {
+class MoltTest : public tenant::testing::FakeEnvTest {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(tmp_.path().empty());
-    paths_ = Paths::under(tmp_.path() + "/root");
-    std::filesystem::create_directories(tmp_.path() + "/cgroup");
-    std::ofstream(tmp_.path() + "/cgroup/cgroup.controllers") << "memory cpu pids\n";
-    std::ofstream(tmp_.path() + "/cgroup/cgroup.subtree_control") << "";
-    auto cg = cgroup::FsCgroups::create(tmp_.path() + "/cgroup", "lobsterd-test");
-    ASSERT_THAT(cg, IsOk());
-    cgroups_ = std::move(*cg);
-    env_.paths = paths_;
-    env_.config = Config::defaults(paths_);
-    env_.store = &store_;
-    env_.links = &links_;
-    env_.firewall = &firewall_;
-    env_.cgroups = cgroups_.get();
-    env_.vmm = &vmm_;
-    env_.proxy = &proxy_;
-    env_.runner = &runner_;
-    env_.clock = &clock_;
-    env_.image_for = [this](const std::string& profile) -> Result<tenant::GuestImage> {
-      std::string d = paths_.image_dir(profile);
-      return tenant::GuestImage{d + "/vmlinux", d + "/initramfs.cpio", d + "/rootfs.ext4"};
-    };
-    env_.create_overlay = [](const std::string& path, int64_t) {
-      return fs::write_file_atomic(path, "overlay", 0600);
-    };
-    env_.agent_endpoint = [this](const std::string&) {
-      return agent::Endpoint{"127.0.0.1", agent_.port(), agent_.port()};
-    };
-    env_.agent_wait_ms = 5'000;
+    FakeEnvTest::SetUp();
+    if (HasFatalFailure())
+      return;
     auto r = tenant::spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr);
     ASSERT_THAT(r, IsOk());
   }
@@ -84,20 +51,6 @@ class MoltTest : public ::testing::Test {
         phases->push_back(std::string(phase) + ":" + std::string(detail));
     });
   }
-
-  store::testing::TempDir tmp_;
-  Paths paths_;
-  FakeClock clock_;
-  store::FakeStore store_{clock_};
-  net::testing::FakeLinks links_;
-  firewall::testing::FakeFirewall firewall_;
-  std::unique_ptr<cgroup::FsCgroups> cgroups_;
-  vmm::testing::FakeVmmDriver vmm_;
-  proxy::testing::FakeProxy proxy_;
-  process::PosixProcessRunner runner_;
-  agent::testing::FakeGuestAgent agent_;
-  tenant::TenantEnv env_;
-  store::Actor actor_ = store::Actor::uid(0);
 };
 
 TEST_F(MoltTest, HealthyTenantIsAlreadyHealthy) {

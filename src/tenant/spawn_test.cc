@@ -10,20 +10,14 @@
 #include <filesystem>
 #include <fstream>
 
-#include "agent/testing/fake_agent.h"
 #include "core/fs.h"
 #include "core/testing/matchers.h"
-#include "host/firewall/testing/fake_firewall.h"
-#include "host/net/testing/fake_links.h"
 #include "image/config_disk.h"
-#include "proxy/testing/fake_proxy.h"
-#include "store/testing/fake_store.h"
-#include "store/testing/temp_dir.h"
 #include "tenant/boot.h"
 #include "tenant/evict.h"
 #include "tenant/recover.h"
 #include "tenant/suspend.h"
-#include "vmm/testing/fake_vmm.h"
+#include "tenant/testing/fake_env_test.h"
 
 namespace lobster::tenant {
 namespace {
@@ -32,42 +26,8 @@ using ::lobster::testing::HasError;
 using ::lobster::testing::IsOk;
 using ::testing::HasSubstr;
 
-class SpawnTest : public ::testing::Test {
+class SpawnTest : public testing::FakeEnvTest {
  protected:
-  void SetUp() override {
-    ASSERT_FALSE(tmp_.path().empty());
-    root_ = tmp_.path() + "/root";
-    paths_ = Paths::under(root_);
-    std::filesystem::create_directories(tmp_.path() + "/cgroup");
-    std::ofstream(tmp_.path() + "/cgroup/cgroup.controllers") << "memory cpu pids\n";
-    std::ofstream(tmp_.path() + "/cgroup/cgroup.subtree_control") << "";
-    auto cg = cgroup::FsCgroups::create(tmp_.path() + "/cgroup", "lobsterd-test");
-    ASSERT_THAT(cg, IsOk());
-    cgroups_ = std::move(*cg);
-
-    env_.paths = paths_;
-    env_.config = Config::defaults(paths_);
-    env_.store = &store_;
-    env_.links = &links_;
-    env_.firewall = &firewall_;
-    env_.cgroups = cgroups_.get();
-    env_.vmm = &vmm_;
-    env_.proxy = &proxy_;
-    env_.runner = &runner_;
-    env_.clock = &clock_;
-    env_.image_for = [this](const std::string& profile) -> Result<GuestImage> {
-      std::string d = paths_.image_dir(profile);
-      return GuestImage{d + "/vmlinux", d + "/initramfs.cpio", d + "/rootfs.ext4"};
-    };
-    env_.create_overlay = [](const std::string& path, int64_t) {
-      return fs::write_file_atomic(path, "overlay", 0600);
-    };
-    env_.agent_endpoint = [this](const std::string&) {
-      return agent::Endpoint{"127.0.0.1", agent_.port(), agent_.port()};
-    };
-    env_.agent_wait_ms = 5'000;
-  }
-
   // Files (not directories) left under the state root, plus every fake's state.
   std::vector<std::string> residue() {
     std::vector<std::string> out;
@@ -93,30 +53,14 @@ class SpawnTest : public ::testing::Test {
       out.push_back("vm");
     if (!proxy_.routes().empty())
       out.push_back("route");
-    if (!std::filesystem::is_empty(tmp_.path() + "/cgroup/lobsterd-test", ec) && !ec) {
-      for (const auto& e :
-           std::filesystem::directory_iterator(tmp_.path() + "/cgroup/lobsterd-test")) {
+    if (!std::filesystem::is_empty(cgroup_parent(), ec) && !ec) {
+      for (const auto& e : std::filesystem::directory_iterator(cgroup_parent())) {
         if (e.is_directory())
           out.push_back("cgroup " + e.path().filename().string());
       }
     }
     return out;
   }
-
-  store::testing::TempDir tmp_;
-  std::string root_;
-  Paths paths_;
-  FakeClock clock_;
-  store::FakeStore store_{clock_};
-  net::testing::FakeLinks links_;
-  firewall::testing::FakeFirewall firewall_;
-  std::unique_ptr<cgroup::FsCgroups> cgroups_;
-  vmm::testing::FakeVmmDriver vmm_;
-  proxy::testing::FakeProxy proxy_;
-  process::PosixProcessRunner runner_;
-  agent::testing::FakeGuestAgent agent_;
-  TenantEnv env_;
-  store::Actor actor_ = store::Actor::uid(0);
 };
 
 TEST_F(SpawnTest, SpawnThenEvictLeavesNothing) {
