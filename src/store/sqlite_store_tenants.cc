@@ -25,19 +25,6 @@ Result<int64_t> lowest_free(Db& db, std::string_view column, int64_t floor) {
   return stmt.integer(0);
 }
 
-Status check_status(const Tenant& t, const std::vector<TenantStatus>& expect) {
-  if (expect.empty() || std::ranges::find(expect, t.status) != expect.end()) {
-    return ok();
-  }
-  std::string wanted;
-  for (TenantStatus s : expect) {
-    wanted += wanted.empty() ? "" : "|";
-    wanted += status_name(s);
-  }
-  return make_error(ErrorCode::kInvalidState, "tenant '{}' is {} (expected {})", t.name,
-                    status_name(t.status), wanted);
-}
-
 }  // namespace
 
 Result<Tenant> SqliteStore::create_tenant(const NewTenant& in, const AllocationLimits& limits,
@@ -106,18 +93,7 @@ Result<Tenant> SqliteStore::update_tenant(std::string_view name, const TenantUpd
   LOB_TRY(write(actor, "tenant.update", name, [&]() -> Status {
     LOB_TRY(validate_update(update));
     Tenant t = LOB_TRY(load(name));
-    LOB_TRY(check_status(t, update.expect_status));
-    t.status = update.status.value_or(t.status);
-    if (update.clear_vm) {
-      t.vm.reset();
-    } else if (update.vm) {
-      t.vm = update.vm;
-    }
-    t.intent = update.intent.value_or(t.intent);
-    t.suspend_info = update.suspend_info.value_or(t.suspend_info);
-    t.agent_token = update.agent_token.value_or(t.agent_token);
-    t.gateway_token = update.gateway_token.value_or(t.gateway_token);
-    t.updated_at_ms = clock_.now_ms();
+    LOB_TRY(apply_update(t, update, clock_.now_ms()));
     auto stmt = LOB_TRY(
         db_.prepare("UPDATE tenants SET status = ?2, vm_pid = ?3, vm_start_time = ?4, intent = ?5, "
                     "suspend_info = ?6, agent_token = ?7, gateway_token = ?8, updated_at_ms = ?9 "

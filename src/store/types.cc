@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -119,6 +120,35 @@ Status validate_update(const TenantUpdate& update) {
     return make_error(ErrorCode::kValidationFailed, "vm.pid: expected >= 1 (got {})",
                       update.vm->pid);
   }
+  return ok();
+}
+
+Status check_status(const Tenant& t, const std::vector<TenantStatus>& expect) {
+  if (expect.empty() || std::ranges::find(expect, t.status) != expect.end()) {
+    return ok();
+  }
+  std::string wanted;
+  for (TenantStatus s : expect) {
+    wanted += wanted.empty() ? "" : "|";
+    wanted += status_name(s);
+  }
+  return make_error(ErrorCode::kInvalidState, "tenant '{}' is {} (expected {})", t.name,
+                    status_name(t.status), wanted);
+}
+
+Status apply_update(Tenant& t, const TenantUpdate& update, int64_t now_ms) {
+  LOB_TRY(check_status(t, update.expect_status));
+  t.status = update.status.value_or(t.status);
+  if (update.clear_vm) {
+    t.vm.reset();
+  } else if (update.vm) {
+    t.vm = update.vm;
+  }
+  t.intent = update.intent.value_or(t.intent);
+  t.suspend_info = update.suspend_info.value_or(t.suspend_info);
+  t.agent_token = update.agent_token.value_or(t.agent_token);
+  t.gateway_token = update.gateway_token.value_or(t.gateway_token);
+  t.updated_at_ms = now_ms;
   return ok();
 }
 

@@ -142,4 +142,10 @@ Status validate_hold(const Hold& hold);
 // Human-readable list of the fields an update changes, for the audit detail (no secrets).
 std::string describe_update(const TenantUpdate& update);
 
+// kInvalidState naming the wanted states unless `expect` is empty or holds t.status.
+Status check_status(const Tenant& t, const std::vector<TenantStatus>& expect);
+// The in-memory half of update_tenant, shared by every Store: checks update.expect_status,
+// then sets the fields the update carries and updated_at_ms.
+Status apply_update(Tenant& t, const TenantUpdate& update, int64_t now_ms);
+
 }  // namespace lobster::store

@@ -23,19 +23,6 @@ int64_t lowest_free(const std::set<int64_t>& used, int64_t floor) {
   return v;
 }
 
-Status check_status(const Tenant& t, const std::vector<TenantStatus>& expect) {
-  if (expect.empty() || std::ranges::find(expect, t.status) != expect.end()) {
-    return ok();
-  }
-  std::string wanted;
-  for (TenantStatus s : expect) {
-    wanted += wanted.empty() ? "" : "|";
-    wanted += status_name(s);
-  }
-  return make_error(ErrorCode::kInvalidState, "tenant '{}' is {} (expected {})", t.name,
-                    status_name(t.status), wanted);
-}
-
 }  // namespace
 
 void FakeStore::fail_next_write_for_test() {
@@ -143,18 +130,7 @@ Result<Tenant> FakeStore::update_tenant(std::string_view name, const TenantUpdat
       return make_error(ErrorCode::kTenantNotFound, "tenant '{}' not found", name);
     }
     Tenant& t = it->second;
-    LOB_TRY(check_status(t, update.expect_status));
-    t.status = update.status.value_or(t.status);
-    if (update.clear_vm) {
-      t.vm.reset();
-    } else if (update.vm) {
-      t.vm = update.vm;
-    }
-    t.intent = update.intent.value_or(t.intent);
-    t.suspend_info = update.suspend_info.value_or(t.suspend_info);
-    t.agent_token = update.agent_token.value_or(t.agent_token);
-    t.gateway_token = update.gateway_token.value_or(t.gateway_token);
-    t.updated_at_ms = clock_.now_ms();
+    LOB_TRY(apply_update(t, update, clock_.now_ms()));
     audit(actor, "tenant.update", t.name, "ok", describe_update(update));
     out = t;
     return ok();
