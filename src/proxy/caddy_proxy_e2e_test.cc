@@ -1,21 +1,18 @@
 // End-to-end: a real Caddy supervised by CaddyProxy inside a private network namespace, routing
 // <tenant>.lobster.localhost over HTTPS (internal CA) to a loopback backend.
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
-#include <thread>
+#include <optional>
 
+#include "core/testing/loopback_server.h"
 #include "core/testing/matchers.h"
-#include "core/unique_fd.h"
 #include "host/process/process.h"
 #include "proxy/caddy_proxy.h"
 
@@ -30,59 +27,28 @@ bool in_ci() { return std::getenv("CI") != nullptr; }  // NOLINT(concurrency-mt-
 // A tiny HTTP backend on 127.0.0.1:<port>: answers "backend-<name>" or 101 for upgrades.
 class Backend {
  public:
-  Backend(std::string name, uint16_t port) : name_(std::move(name)) {
-    fd_ = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    int one = 1;
-    ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    // Kernel ABI: sockaddr_in is a sockaddr for bind(2).
-    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    EXPECT_EQ(::listen(fd_.get(), 64), 0);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~Backend() {
-    stop_ = true;
-    ::shutdown(fd_.get(), SHUT_RDWR);
-    thread_.join();
+  Backend(std::string name, uint16_t port)
+      : name_(std::move(name)),
+        server_(
+            "\r\n\r\n", [this](const std::string& req) { return answer(req); }, port) {
+    EXPECT_TRUE(server_.listening()) << "port " << port;
   }
   std::atomic<int> upgrades{0};
 
  private:
-  void serve() {
-    while (!stop_) {
-      UniqueFd c(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (!c)
-        continue;
-      std::string req;
-      char buf[4096];
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        ssize_t n = ::recv(c.get(), buf, sizeof(buf), 0);
-        if (n <= 0)
-          break;
-        req.append(buf, static_cast<size_t>(n));
-      }
-      std::string resp;
-      if (req.find("Upgrade: websocket") != std::string::npos ||
-          req.find("upgrade: websocket") != std::string::npos) {
-        ++upgrades;
-        resp =
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-      } else {
-        std::string body = "backend-" + name_;
-        resp = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
-               "\r\nConnection: close\r\n\r\n" + body;
-      }
-      (void)::send(c.get(), resp.data(), resp.size(), MSG_NOSIGNAL);
+  std::optional<std::string> answer(const std::string& req) {
+    if (req.find("Upgrade: websocket") != std::string::npos ||
+        req.find("upgrade: websocket") != std::string::npos) {
+      ++upgrades;
+      return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
     }
+    std::string body = "backend-" + name_;
+    return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: close\r\n\r\n" + body;
   }
   std::string name_;
-  UniqueFd fd_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  testing::LoopbackServer server_;  // last: its thread stops before name_ goes
 };
 
 class CaddyProxyE2eTest : public ::testing::Test {
