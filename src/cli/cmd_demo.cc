@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/init_flow.h"
+#include "guest/openclaw_versions.h"
 #include "host/process/process.h"
 
 namespace lobster::cli {
@@ -33,6 +34,19 @@ std::vector<std::string> curl_argv(const std::string& host, const std::string& c
   return {"curl",     "-sS",       "--max-time",
           "10",       "--resolve", host + ":443:127.0.0.1",
           "--cacert", ca,          "https://" + host + "/health"};
+}
+
+// OpenClaw's CLI over wss through Caddy. The token travels in the environment, never in argv
+// (OpenClaw ignores environment credentials once --url is given, so the URL is set there too);
+// NODE_EXTRA_CA_CERTS trusts Caddy's internal CA for this one command.
+std::string openclaw_health_line(const Paths& paths, const std::string& host,
+                                 const std::string& ca) {
+  std::string token_cmd =
+      paths.root.empty() ? "lobsterd token demo" : "lobsterd --root " + paths.root + " token demo";
+  return fmt::format(
+      "NODE_EXTRA_CA_CERTS={} OPENCLAW_GATEWAY_URL=wss://{} OPENCLAW_GATEWAY_TOKEN=\"$({})\" "
+      "openclaw gateway health",
+      ca, host, token_cmd);
 }
 
 }  // namespace
@@ -102,13 +116,21 @@ void register_demo(CommandHost& host) {
         std::string curl_line =
             fmt::format("curl --resolve {}:443:127.0.0.1 --cacert {} https://{}/health", host_name,
                         ca, host_name);
+        std::string openclaw_line = openclaw_health_line(ctx.paths(), host_name, ca);
         ctx.print({{"tenant", t},
                    {"url", "https://" + host_name},
                    {"token", token.value("token", "")},
-                   {"curl", curl_line}},
+                   {"curl", curl_line},
+                   {"openclaw", openclaw_line}},
                   fmt::format("OpenClaw tenant \"demo\" is up.\n  URL:   https://{}\n  Token: {}\n"
-                              "  Try:   {}\n  Shell: lobsterd exec demo",
-                              host_name, token.value("token", ""), curl_line));
+                              "  Try:   {}\n"
+                              "  OpenClaw's own CLI (npm i -g openclaw@{}; Node >= 22):\n"
+                              "         {}\n"
+                              "  Control UI: https://{}/#token=<token>, then approve the browser "
+                              "with `lobsterd devices demo approve <requestId>`\n"
+                              "  Shell: lobsterd exec demo",
+                              host_name, token.value("token", ""), curl_line,
+                              guest::kOpenClawVersion, openclaw_line, host_name));
         return ok();
       });
 }
