@@ -102,8 +102,10 @@ tenant::TankEntry tank_entry(tenant::TenantEnv& env, const store::Tenant& t) {
   if (t.vm) {
     if (auto vm = tenant::attach_vm(env, t, *f); vm) {
       e.vm_pid = std::to_string(t.vm->pid);
-      if (auto stats = (*vm)->stats(); stats)
+      if (auto stats = (*vm)->stats(); stats) {
         e.memory_mb = stats->rss_bytes >> 20;
+        e.peak_memory_mb = stats->peak_rss_bytes >> 20;
+      }
     }
   }
   if (t.status != store::TenantStatus::kActive) {
