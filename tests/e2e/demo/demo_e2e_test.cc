@@ -16,7 +16,7 @@
 #include "core/fs.h"
 #include "core/testing/matchers.h"
 #include "e2e/common/harness.h"
-#include "guest/openclaw_versions.h"
+#include "e2e/common/openclaw_clients.h"
 
 namespace lobster {
 namespace {
@@ -25,25 +25,23 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using json = nlohmann::json;
 
-constexpr const char* kPuppeteerCoreVersion = "25.19.0";
 const std::string kHost = "demo.lobster.localhost";
 
 e2e::StateRoot g_root("/tmp/ld" + std::to_string(::getpid()));
-// Node, OpenClaw's CLI and puppeteer-core from npm (outside the state root: `uninit` must not
-// meet them).
-const std::string g_clients = "/tmp/ldc" + std::to_string(::getpid());
-json g_demo;  // `lobsterd --json demo`'s output
+std::string g_clients;  // Node, OpenClaw's CLI and puppeteer-core (e2e/common/openclaw_clients.h)
+json g_demo;            // `lobsterd --json demo`'s output
 
 std::string source_dir() {
   const char* d = std::getenv("LOBSTER_SOURCE_DIR");  // NOLINT(concurrency-mt-unsafe)
   return d != nullptr ? d : ".";
 }
 
+// OpenClaw's CLI keeps state in $HOME: a fresh one per run, inside the state root.
 std::map<std::string, std::string> client_env() {
-  return {{"PATH", g_clients + "/node/bin:" + g_clients + "/clients/node_modules/.bin:" +
+  return {{"PATH", e2e::clients_path(g_clients) + ":" +
                        std::filesystem::path(e2e::lobsterd_binary()).parent_path().string() +
                        ":/usr/sbin:/usr/bin:/sbin:/bin"},
-          {"HOME", g_clients + "/home"},
+          {"HOME", g_root.path() + "/client-home"},
           {"NO_COLOR", "1"}};
 }
 
@@ -102,14 +100,11 @@ class DemoE2e : public ::testing::Test {
       return;
     // No config file: demo initializes on defaults.
     std::filesystem::remove_all(g_root.path());
-    std::filesystem::remove_all(g_clients);
     // Both download (Debian, npm), so they run before this process leaves the host's network
     // namespace; demo then finds the image and only verifies it.
-    e2e::CmdResult clients = e2e::sh({source_dir() + "/tests/e2e/demo/install_openclaw_clients.sh",
-                                      g_clients, std::string(guest::kNodeLinuxX64Version),
-                                      std::string(guest::kOpenClawVersion), kPuppeteerCoreVersion},
-                                     10 * 60'000);
-    ASSERT_EQ(clients.exit, 0) << clients.out << clients.err;
+    auto clients = e2e::ensure_openclaw_clients();
+    ASSERT_THAT(clients, testing::IsOk());
+    g_clients = *clients;
     e2e::CmdResult build = g_root.cli({"image", "build", "--profile", "openclaw"}, 30 * 60'000);
     ASSERT_EQ(build.exit, 0) << build.err;
     ASSERT_TRUE(e2e::enter_private_netns().has_value());
@@ -125,7 +120,6 @@ class DemoE2e : public ::testing::Test {
     if (::geteuid() != 0)
       return;
     g_root.destroy();
-    std::filesystem::remove_all(g_clients);
   }
 
   void SetUp() override {
@@ -205,7 +199,8 @@ TEST_F(DemoE2e, ControlUiConnectsInChromiumAfterTheOperatorApprovesIt) {
   auto env = client_env();
   // The script lives in the source tree; node resolves puppeteer-core from a module's own
   // directory, so it runs from a copy beside the installed packages.
-  std::string script = g_clients + "/clients/control_ui.mjs";
+  std::filesystem::create_directories(g_clients + "/lobster-test-scripts");
+  std::string script = g_clients + "/lobster-test-scripts/control_ui.mjs";
   std::filesystem::copy_file(source_dir() + "/tests/e2e/demo/control_ui.mjs", script,
                              std::filesystem::copy_options::overwrite_existing);
   e2e::CmdResult r =
