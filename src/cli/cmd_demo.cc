@@ -18,14 +18,15 @@ constexpr int kGatewayWaitMinutes = 30;
 
 // OpenClaw's CLI over wss through Caddy. The token travels in the environment, never in argv
 // (OpenClaw ignores environment credentials once --url is given, so the URL is set there too);
-// NODE_EXTRA_CA_CERTS trusts Caddy's internal CA for this one command.
+// NODE_EXTRA_CA_CERTS trusts Caddy's internal CA for this one command. The CLI's default 10 s
+// budget is short for a gateway under software emulation on a busy host.
 std::string openclaw_health_line(const Paths& paths, const std::string& host,
                                  const std::string& ca) {
   std::string token_cmd =
       paths.root.empty() ? "lobsterd token demo" : "lobsterd --root " + paths.root + " token demo";
   return fmt::format(
       "NODE_EXTRA_CA_CERTS={} OPENCLAW_GATEWAY_URL=wss://{} OPENCLAW_GATEWAY_TOKEN=\"$({})\" "
-      "openclaw gateway health",
+      "openclaw gateway health --timeout 30000",
       ca, host, token_cmd);
 }
 

@@ -4,6 +4,8 @@
 // handshake (hello-ok). Used by demo_e2e_test.cc; prints one JSON object on stdout.
 //
 //   node control_ui.mjs URL TOKEN SCREENSHOT TIMEOUT_MS APPROVE_CMD...
+// TIMEOUT_MS bounds the wait for the handshake; a slow approval extends it by 2 minutes from
+// when the approval returns.
 import { execFile } from 'node:child_process';
 import puppeteer from 'puppeteer-core';
 
@@ -12,6 +14,8 @@ const timeoutMs = Number(timeoutArg);
 const out = { sockets: 0, helloOk: false, pairingRequested: false, approved: null, errors: [] };
 let requestId = null;
 let approval = Promise.resolve();
+const settleMs = 120000;
+let deadline = Date.now() + timeoutMs;
 
 const browser = await puppeteer.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -49,6 +53,9 @@ try {
                  (err, stdout, stderr) => {
                    out.approved = !err;
                    if (err) out.errors.push(`approve: ${err.message} ${stderr}`);
+                   // The page retries on its own; give it time after a slow approval (the
+                   // CLI in a TCG guest takes ~1 min, minutes on a loaded host).
+                   deadline = Math.max(deadline, Date.now() + settleMs);
                    resolve();
                  });
       });
@@ -57,7 +64,7 @@ try {
   const response = await page.goto(`${url}/#token=${encodeURIComponent(token)}`,
                                    { waitUntil: 'domcontentloaded', timeout: timeoutMs });
   out.pageStatus = response?.status() ?? 0;
-  const deadline = Date.now() + timeoutMs;
+  deadline = Date.now() + timeoutMs;
   while (!out.helloOk && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

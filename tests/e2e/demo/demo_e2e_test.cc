@@ -146,11 +146,17 @@ TEST_F(DemoE2e, PrintedOpenClawLineReportsTheGatewayHealthyOverWss) {
   ASSERT_THAT(line, HasSubstr("OPENCLAW_GATEWAY_URL=wss://" + kHost));
   ASSERT_THAT(line, HasSubstr("openclaw gateway health"));
   EXPECT_THAT(line, Not(HasSubstr(g_demo.value("token", "<none>"))));  // never in argv
-  // Exactly the printed line, with --json added so its verdict can be read.
-  e2e::CmdResult r = e2e::sh({"sh", "-c", line + " --json"}, 180'000, client_env());
-  json health = json::parse(r.out, nullptr, false);
-  ASSERT_TRUE(health.is_object()) << r.out << r.err;
-  EXPECT_EQ(health.value("ok", false), true) << r.out;
+  // Exactly the printed line, with --json added so its verdict can be read. A loaded CI host
+  // may make one call time out: three tries.
+  e2e::CmdResult r;
+  json health;
+  for (int i = 0; i < 3 && !health.value("ok", false); ++i) {
+    r = e2e::sh({"sh", "-c", line + " --json"}, 180'000, client_env());
+    health = json::parse(r.out, nullptr, false);
+    if (!health.is_object())
+      health = json::object();
+  }
+  EXPECT_EQ(health.value("ok", false), true) << r.out << r.err;
 }
 
 TEST_F(DemoE2e, OpenClawCliWithAWrongTokenIsRefused) {
@@ -158,7 +164,9 @@ TEST_F(DemoE2e, OpenClawCliWithAWrongTokenIsRefused) {
   env["NODE_EXTRA_CA_CERTS"] = g_root.ca_file();
   env["OPENCLAW_GATEWAY_URL"] = "wss://" + kHost;
   env["OPENCLAW_GATEWAY_TOKEN"] = "not-the-token-0123456789abcdef";
-  e2e::CmdResult r = e2e::sh({"openclaw", "gateway", "health", "--json"}, 180'000, env);
+  // Through sh: the runner looks argv[0] up in this process's PATH, not in `env`'s.
+  e2e::CmdResult r =
+      e2e::sh({"sh", "-c", "openclaw gateway health --timeout 60000 --json"}, 180'000, env);
   EXPECT_NE(r.exit, 0);
   json health = json::parse(r.out, nullptr, false);
   ASSERT_TRUE(health.is_object()) << r.out << r.err;
@@ -203,10 +211,10 @@ TEST_F(DemoE2e, ControlUiConnectsInChromiumAfterTheOperatorApprovesIt) {
   std::string script = g_clients + "/lobster-test-scripts/control_ui.mjs";
   std::filesystem::copy_file(source_dir() + "/tests/e2e/demo/control_ui.mjs", script,
                              std::filesystem::copy_options::overwrite_existing);
-  e2e::CmdResult r =
-      e2e::sh({"node", script, "https://" + kHost, g_demo.value("token", ""), shot, "240000",
-               e2e::lobsterd_binary(), "--root", g_root.path(), "devices", "demo", "approve"},
-              300'000, env);
+  e2e::CmdResult r = e2e::sh(
+      {e2e::node_binary(g_clients), script, "https://" + kHost, g_demo.value("token", ""), shot,
+       "240000", e2e::lobsterd_binary(), "--root", g_root.path(), "devices", "demo", "approve"},
+      900'000, env);
   json ui = json::parse(r.out, nullptr, false);
   ASSERT_TRUE(ui.is_object()) << r.out << r.err;
   EXPECT_EQ(ui.value("pageStatus", 0), 200) << r.out;
