@@ -9,6 +9,7 @@
 //   GET    /v1/tenants/{name}/token      gateway token (socket peers are root or group lobsterd)
 #include "api/endpoints.h"
 #include "health/molt.h"
+#include "health/watchdog.h"
 #include "tenant/service.h"
 
 namespace lobster::api {
@@ -67,7 +68,10 @@ nlohmann::json phases_json(const std::vector<tenant::Phase>& phases) {
 
 void register_tenants(Router& router, ApiContext& ctx) {
   router.add("GET", "/v1/tenants", [&ctx](const Request&) -> Result<Response> {
-    auto entries = LOB_TRY(health::tank(LOB_TRY(service(ctx))->env()));
+    health::HealthLookup lookup;
+    if (ctx.watchdog != nullptr)
+      lookup = [wd = ctx.watchdog](const std::string& n) { return wd->health(n); };
+    auto entries = LOB_TRY(health::tank(LOB_TRY(service(ctx))->env(), lookup));
     nlohmann::json out = nlohmann::json::array();
     for (const auto& e : entries) out.push_back(tenant::to_json(e));
     return Response{200, out};

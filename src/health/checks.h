@@ -1,4 +1,4 @@
-// Health checks of one tenant (spec §8.1, adapted): the five checks run concurrently, each
+// Health checks of one tenant (spec §8.1, adapted): the six checks run concurrently, each
 // bounded by its own timeout, and each yields {check, ok|failed, message}. Callers: molt,
 // `tank` (GET /v1/tenants) and the watchdog loop, so there is one implementation of them.
 //
@@ -13,6 +13,9 @@
 //   net.gateway      get-stats reports a gateway pid (3 s; not a TCP probe of the gateway,
 //                    which would count as a client)
 //   net.caddy-route  Caddy serves both lobster-<name> and lobster-<name>-ws (asked live)
+//   net.firewall     the tenant's NAT, isolation and lockdown rules are present exactly once
+//                    and in order, and the shared base chains and jumps exist (the firewall's
+//                    verify against every stored tenant; a flushed table fails it)
 // A suspended tenant has no VM to check: every check reports ok "Skipped: suspended".
 #pragma once
 
@@ -22,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "host/firewall/plan.h"
 #include "store/types.h"
 #include "tenant/env.h"
 
@@ -32,8 +36,9 @@ inline constexpr std::string_view kVmResponsive = "vm.responsive";
 inline constexpr std::string_view kNetTap = "net.tap";
 inline constexpr std::string_view kNetGateway = "net.gateway";
 inline constexpr std::string_view kNetCaddyRoute = "net.caddy-route";
-inline constexpr std::array<std::string_view, 5> kCheckOrder = {kVmProcess, kVmResponsive, kNetTap,
-                                                                kNetGateway, kNetCaddyRoute};
+inline constexpr std::string_view kNetFirewall = "net.firewall";
+inline constexpr std::array<std::string_view, 6> kCheckOrder = {
+    kVmProcess, kVmResponsive, kNetTap, kNetGateway, kNetCaddyRoute, kNetFirewall};
 
 struct CheckResult {
   std::string check;  // one of kCheckOrder
@@ -51,7 +56,14 @@ bool all_ok(const std::vector<CheckResult>& results);
 // Names of the failed checks, in check order.
 std::vector<std::string> failed_checks(const std::vector<CheckResult>& results);
 
-// Runs the five checks concurrently and returns them in kCheckOrder. Never fails: a check
+// The findings of a firewall verify that break `tenant`'s isolation: its own rules and
+// chains, plus base-chain and jump findings that belong to no tenant of `all` (they cut every
+// tenant's dispatch). Foreign rules nobody owns are left to the fleet reconcile. Pure.
+std::vector<firewall::Finding> findings_for(const firewall::Report& report,
+                                            const firewall::TenantNet& tenant,
+                                            const std::vector<firewall::TenantNet>& all);
+
+// Runs the six checks concurrently and returns them in kCheckOrder. Never fails: a check
 // that cannot run (bad allocation, unreachable agent, Caddy down) is reported as failed with
 // the reason. Bounded by the slowest timeout (health-ping, 5 s) plus local netlink calls.
 std::vector<CheckResult> run_checks(tenant::TenantEnv& env, const store::Tenant& tenant);
