@@ -106,13 +106,17 @@ Status run_foreground(const Paths& paths, const DaemonOptions& options) {
     tenants = std::move(*rt);
     ctx.tenants = &tenants->service();
     // Finish or undo what a previous daemon left half-done, rebuild rules and routes.
-    if (Status s = tenants->reconcile(); !s) {
-      log::error("daemon.reconcile_failed", {{"error", s.error().to_string()}});
+    auto reconciled = tenants->reconcile();
+    if (!reconciled) {
+      log::error("daemon.reconcile_failed", {{"error", reconciled.error().to_string()}});
     }
     // The fleet's own loops. Every start may follow a host reboot: the first watchdog tick
     // runs at once and boots the active tenants whose VMM is gone.
     autonomy = std::make_unique<sched::Autonomy>(tenants->service(), clock);
     ctx.watchdog = &autonomy->watchdog();
+    if (reconciled) {
+      for (const auto& name : *reconciled) autonomy->watchdog().tap_recreated(name);
+    }
     autonomy->start();
   } else {
     ctx.tenants_unavailable = rt.error();

@@ -50,6 +50,12 @@ void Watchdog::round(const std::string& name) {
   Transition tr;
   {
     std::lock_guard lock(mu_);
+    if (stale_tap_.erase(name) > 0) {
+      for (auto& r : results) {
+        if (r.check == kNetTap)
+          r = {std::string(kNetTap), false, "TAP was re-created under the running VM"};
+      }
+    }
     tr = sm_.observe(name, results, now);
   }
   note(name, tr, results);
@@ -139,6 +145,11 @@ void Watchdog::vm_exited(const std::string& tenant, const std::string& message) 
     tr = sm_.observe(tenant, results, service_.env().clock->now_ms());
   }
   note(tenant, tr, results);
+}
+
+void Watchdog::tap_recreated(const std::string& tenant) {
+  std::lock_guard lock(mu_);
+  stale_tap_.insert(tenant);
 }
 
 void Watchdog::reset(const std::string& tenant) {

@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "health/state_machine.h"
@@ -37,6 +38,9 @@ class Watchdog {
   // DEGRADED at once with `message` as its vm.process failure (FAILED stays FAILED). The caller
   // then pokes the tick, which repairs it.
   void vm_exited(const std::string& tenant, const std::string& message);
+  // The tenant's TAP was re-created (daemon-start reconcile) while its VMM may still hold the
+  // old device: its next round counts net.tap as failed, so the VM is restarted (§16 item 12).
+  void tap_recreated(const std::string& tenant);
   // Forgets the tenant's state (molt ran, or an operator acted): the next tick starts over
   // from UNKNOWN with zero attempts, so a FAILED tenant is watched and repaired again.
   void reset(const std::string& tenant);
@@ -51,6 +55,7 @@ class Watchdog {
   tenant::TenantService& service_;
   mutable std::mutex mu_;
   StateMachine sm_;
+  std::set<std::string> stale_tap_;
 };
 
 }  // namespace lobster::health

@@ -146,6 +146,15 @@ TEST_F(AutonomyTest, FlushedRulesFailTheFirewallCheckAndAreRestoredWithoutAVmRes
   EXPECT_EQ(state("alice"), HealthState::kHealthy);
 }
 
+TEST_F(AutonomyTest, TapRecreatedAtStartRestartsTheRunningVm) {
+  int64_t pid = get("alice").vm->pid;
+  autonomy_->watchdog().tap_recreated("alice");
+  tick();
+  EXPECT_NE(get("alice").vm->pid, pid);
+  EXPECT_EQ(count(audit_ops("alice"), "watchdog.repair-start"), 1);
+  EXPECT_EQ(count(audit_ops("bob"), "watchdog.repair-start"), 0);
+}
+
 TEST_F(AutonomyTest, CooldownSkipsTheTenantEntirely) {
   env_.config.watchdog.repair_cooldown_ms = 60'000;
   service_ = std::make_unique<tenant::TenantService>(env_);
