@@ -79,6 +79,9 @@ struct Config {
   } overlay;
   struct Watchdog {
     bool enabled = true;  // false: no watchdog, idle suspend or wake timers (tests, debugging)
+    // Idle auto-suspend (idleThresholdMs, trafficPollMs). Off by default until requests can
+    // wake a suspended tenant (the ingress): without it a suspended tenant's URL answers 502.
+    bool idle_suspend = false;
     int64_t interval_ms = 10000;
     int64_t max_repair_attempts = 3;
     int64_t repair_cooldown_ms = 60000;

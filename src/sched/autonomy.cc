@@ -14,7 +14,7 @@ std::string exit_task(const std::string& tenant) { return "vm-exit:" + tenant; }
 
 }  // namespace
 
-Autonomy::Autonomy(tenant::TenantService& service, const Clock& clock)
+Autonomy::Autonomy(tenant::TenantService& service, const Clock& clock, ActivitySource* activity)
     : service_(service),
       clock_(clock),
       watchdog_(service),
@@ -27,9 +27,20 @@ Autonomy::Autonomy(tenant::TenantService& service, const Clock& clock)
                  return 0;
                auto f = tenant::facts_for(env, *t);
                return f ? cgroup::oom_kill_count(*env.cgroups, f->vm_id) : 0;
-             }) {}
+             }),
+      guest_activity_(service),
+      scheduler_(service, watchdog_, host_, activity != nullptr ? *activity : guest_activity_,
+                 clock) {
+  // resume() hands its poke-cron to us, so a slow guest never delays the resume itself.
+  service_.env().run_in_background = [this](const std::string& name, std::function<void()> fn) {
+    host_.once(name, clock_.monotonic_ms(), std::move(fn));
+  };
+}
 
-Autonomy::~Autonomy() { stop(); }
+Autonomy::~Autonomy() {
+  stop();
+  service_.env().run_in_background = nullptr;
+}
 
 void Autonomy::register_tasks(bool watch_exits) {
   const Config& cfg = service_.env().config;
@@ -43,6 +54,9 @@ void Autonomy::register_tasks(bool watch_exits) {
   host_.every(
       "watchdog", [this] { return service_.env().config.watchdog.interval_ms; },
       [this] { watchdog_.tick(); });
+  host_.every(
+      "sched", [this] { return service_.env().config.watchdog.traffic_poll_ms; },
+      [this] { scheduler_.poll(); });
 }
 
 void Autonomy::start() {

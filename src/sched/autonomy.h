@@ -9,7 +9,11 @@
 //   "vm-exit:<t>"    a VMM died: unless an operation stopped it on purpose, one "vm.exited"
 //                    event naming the cause (OOM from memory.events), the tenant DEGRADED at
 //                    once, and the watchdog poked to repair it
-// With watchdog.enabled = false nothing runs (VMM deaths are still reaped and reported).
+//   "sched"          every watchdog.trafficPollMs: idle auto-suspend and wake timers
+//                    (scheduler.h)
+//   "wake:<t>"       a suspended tenant's cron/heartbeat wake (armed by the scheduler)
+//   "poke-cron:<t>"  re-arming the guest's cron timers after a resume, off the resume path
+// With watchdog.enabled = false none of these run (VMM deaths are still reaped and reported).
 //
 //   Autonomy a(service, clock);
 //   a.start();   // after reconcile
@@ -22,8 +26,10 @@
 
 #include "core/clock.h"
 #include "health/watchdog.h"
+#include "sched/activity.h"
 #include "sched/exit_watcher.h"
 #include "sched/loop_host.h"
+#include "sched/scheduler.h"
 #include "tenant/service.h"
 
 namespace lobster::sched {
@@ -32,7 +38,9 @@ inline constexpr int64_t kVmSyncMs = 1000;
 
 class Autonomy {
  public:
-  Autonomy(tenant::TenantService& service, const Clock& clock);
+  // `activity` (not owned) tells client activity; nullptr: the guest's own view
+  // (GuestInboundActivity) until the ingress provides one.
+  Autonomy(tenant::TenantService& service, const Clock& clock, ActivitySource* activity = nullptr);
   ~Autonomy();
 
   // Registers the tasks and starts the loop host and the exit watcher.
@@ -41,6 +49,7 @@ class Autonomy {
   void stop();
 
   health::Watchdog& watchdog() { return watchdog_; }
+  Scheduler& scheduler() { return scheduler_; }
   LoopHost& host() { return host_; }
 
   // Registers the tasks without starting threads (unit tests drive host().run_due_for_test()
@@ -60,6 +69,8 @@ class Autonomy {
   health::Watchdog watchdog_;
   LoopHost host_;
   ExitWatcher exits_;
+  GuestInboundActivity guest_activity_;
+  Scheduler scheduler_;
 };
 
 }  // namespace lobster::sched

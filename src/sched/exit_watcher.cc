@@ -101,8 +101,12 @@ void ExitWatcher::sync(const std::map<std::string, store::VmProcess>& want) {
         ++it;
       }
     }
+    for (auto it = reported_.begin(); it != reported_.end();) {
+      auto w = want.find(it->first);
+      it = (w == want.end() || !(w->second == it->second)) ? reported_.erase(it) : std::next(it);
+    }
     for (const auto& [tenant, vm] : want) {
-      if (watches_.contains(tenant))
+      if (watches_.contains(tenant) || reported_.contains(tenant))
         continue;
       long fd = ::syscall(SYS_pidfd_open, static_cast<pid_t>(vm.pid), 0);
       UniqueFd pidfd(fd < 0 ? -1 : static_cast<int>(fd));
@@ -113,6 +117,7 @@ void ExitWatcher::sync(const std::map<std::string, store::VmProcess>& want) {
         e.tenant = tenant;
         e.vm = vm;
         e.found_gone = true;
+        reported_[tenant] = vm;
         gone.push_back(std::move(e));
         continue;
       }
@@ -210,6 +215,7 @@ void ExitWatcher::loop() {
         if (::poll(&now, 1, 0) <= 0 || (now.revents & POLLIN) == 0)
           continue;
         exits.push_back(collect(it->first, it->second));
+        reported_[it->first] = it->second.vm;
         watches_.erase(it);
       }
     }

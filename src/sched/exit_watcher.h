@@ -52,7 +52,8 @@ class ExitWatcher {
 
   // Watches exactly `want` (tenant -> VMM) from now on: new entries get a pidfd (one whose pid
   // is gone or names another process is reported as exited at once, since the stored VMM is
-  // not running), entries no longer wanted or with a new identity are dropped.
+  // not running), entries no longer wanted or with a new identity are dropped. Each VMM's exit
+  // is reported once.
   void sync(const std::map<std::string, store::VmProcess>& want);
   // Starts the poll thread. Idempotent.
   void start();
@@ -75,6 +76,9 @@ class ExitWatcher {
   std::string proc_root_;
   mutable std::mutex mu_;
   std::map<std::string, Watch> watches_;
+  // Exits already reported, so a VMM the store still records until its repair is not
+  // reported again by every sync().
+  std::map<std::string, store::VmProcess> reported_;
   UniqueFd wake_fd_;  // eventfd: sync() and stop() wake the poll
   bool stopping_ = false;
   std::thread thread_;

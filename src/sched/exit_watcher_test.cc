@@ -78,6 +78,9 @@ TEST_F(ExitWatcherTest, KilledChildIsReapedAndReportedWithItsSignal) {
   EXPECT_TRUE(is_zombie_or_gone(pid));
   EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
   EXPECT_EQ(watcher_.watched(), 0u);
+  // The store still records it until the repair: a later sync does not report it again.
+  watcher_.sync({{"alice", {pid, e.vm.start_time}}});
+  EXPECT_EQ(exits_.size(), 1u);
 }
 
 TEST_F(ExitWatcherTest, OomKillIsNamedAsTheCause) {
@@ -114,6 +117,11 @@ TEST_F(ExitWatcherTest, GoneOrRecycledPidIsReportedAtOnceAndNeverWatched) {
   ASSERT_EQ(exits_.size(), 2u);
   EXPECT_TRUE(exits_[0].found_gone);
   EXPECT_THAT(exits_[0].cause(), HasSubstr("not running"));
+  watcher_.sync({{"recycled", {pid, start + 1}}, {"gone", {999'999'999, 5}}});
+  EXPECT_EQ(exits_.size(), 2u);  // reported once
+  watcher_.sync({});
+  watcher_.sync({{"gone", {999'999'999, 5}}});
+  EXPECT_EQ(exits_.size(), 3u);  // forgotten when no longer wanted
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
 }
