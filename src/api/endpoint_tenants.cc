@@ -8,6 +8,7 @@
 //   POST   /v1/tenants/{name}/resume     resume
 //   GET    /v1/tenants/{name}/token      gateway token (socket peers are root or group lobsterd)
 #include "api/endpoints.h"
+#include "health/events.h"
 #include "health/molt.h"
 #include "health/watchdog.h"
 #include "tenant/service.h"
@@ -105,7 +106,15 @@ void register_tenants(Router& router, ApiContext& ctx) {
     return Response{200, {{"message", "tenant \"" + name + "\" evicted"}, {"name", name}}};
   });
   router.add("POST", "/v1/tenants/{name}/suspend", [&ctx](const Request& r) -> Result<Response> {
-    auto res = LOB_TRY(LOB_TRY(service(ctx))->suspend(LOB_TRY(name_param(r)), actor_of(r)));
+    std::string name = LOB_TRY(name_param(r));
+    auto res = LOB_TRY(LOB_TRY(service(ctx))->suspend(name, actor_of(r)));
+    health::record_event(
+        *ctx.store, log::Level::kInfo, "tenant.suspend", name,
+        {{"reason", "manual"},
+         {"actor", actor_of(r).id},
+         {"nextWakeAtMs", res.wake.next_wake_at_ms ? nlohmann::json(*res.wake.next_wake_at_ms)
+                                                   : nlohmann::json(nullptr)},
+         {"wakeReason", res.wake.reason}});
     nlohmann::json j = tenant_json(*LOB_TRY(service(ctx)), res.tenant);
     j["nextWakeAtMs"] = res.wake.next_wake_at_ms ? nlohmann::json(*res.wake.next_wake_at_ms)
                                                  : nlohmann::json(nullptr);
@@ -113,7 +122,10 @@ void register_tenants(Router& router, ApiContext& ctx) {
     return Response{200, j};
   });
   router.add("POST", "/v1/tenants/{name}/resume", [&ctx](const Request& r) -> Result<Response> {
-    auto res = LOB_TRY(LOB_TRY(service(ctx))->resume(LOB_TRY(name_param(r)), actor_of(r)));
+    std::string name = LOB_TRY(name_param(r));
+    auto res = LOB_TRY(LOB_TRY(service(ctx))->resume(name, actor_of(r)));
+    health::record_event(*ctx.store, log::Level::kInfo, "tenant.resume", name,
+                         {{"trigger", "manual"}, {"actor", actor_of(r).id}});
     nlohmann::json j = tenant_json(*LOB_TRY(service(ctx)), res.tenant);
     j["phasesMs"] = phases_json(res.phases);
     return Response{200, j};

@@ -1,5 +1,7 @@
 #include "sched/scheduler.h"
 
+#include <fmt/ranges.h>
+
 #include <set>
 
 #include "health/events.h"
@@ -108,8 +110,8 @@ void Scheduler::poll() {
     auto reasons = busy_reasons(t);
     if (!reasons)
       continue;  // unknown: leave the idle clock alone
+    note_busy(t.name, *reasons);
     if (!reasons->empty()) {
-      log::debug("sched.busy", {{"tenant", t.name}, {"reasons", *reasons}});
       forget();
       continue;
     }
@@ -124,6 +126,7 @@ void Scheduler::poll() {
   std::lock_guard lock(mu_);
   std::erase_if(idle_since_, [&](const auto& kv) { return !present.contains(kv.first); });
   std::erase_if(grace_until_, [&](const auto& kv) { return !present.contains(kv.first); });
+  std::erase_if(busy_, [&](const auto& kv) { return !present.contains(kv.first); });
   for (auto it = armed_.begin(); it != armed_.end();) {
     if (present.contains(it->first)) {
       ++it;
@@ -132,6 +135,19 @@ void Scheduler::poll() {
       it = armed_.erase(it);
     }
   }
+}
+
+void Scheduler::note_busy(const std::string& name, const std::vector<std::string>& reasons) {
+  // What keeps a tenant awake, logged when it changes (not every poll).
+  std::string key = fmt::format("{}", fmt::join(reasons, "; "));
+  {
+    std::lock_guard lock(mu_);
+    auto [it, added] = busy_.try_emplace(name, key);
+    if (!added && it->second == key)
+      return;
+    it->second = key;
+  }
+  log::info("sched.busy", {{"tenant", name}, {"reasons", reasons}, {"idle", reasons.empty()}});
 }
 
 void Scheduler::suspend_idle(const std::string& name, int64_t idle_ms) {

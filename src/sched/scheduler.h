@@ -54,6 +54,7 @@ class Scheduler {
 
  private:
   void suspend_idle(const std::string& name, int64_t idle_ms);
+  void note_busy(const std::string& name, const std::vector<std::string>& reasons);
   void arm_wake(const store::Tenant& t);
   void wake(const std::string& name, const std::string& reason, int attempt);
 
@@ -66,6 +67,7 @@ class Scheduler {
   std::map<std::string, int64_t> idle_since_;   // monotonic
   std::map<std::string, int64_t> grace_until_;  // monotonic
   std::map<std::string, int64_t> armed_;        // wall clock of the armed wake
+  std::map<std::string, std::string> busy_;     // last logged busy reasons
 };
 
 }  // namespace lobster::sched
