@@ -98,31 +98,10 @@ int count_established_outbound(std::string_view proc_net_tcp, std::string_view p
 
 int count_established_inbound(std::string_view proc_net_tcp, uint16_t local_port) {
   int count = 0;
-  bool header = true;
-  while (!proc_net_tcp.empty()) {
-    size_t nl = proc_net_tcp.find('\n');
-    std::string_view line = proc_net_tcp.substr(0, nl);
-    proc_net_tcp = nl == std::string_view::npos ? std::string_view() : proc_net_tcp.substr(nl + 1);
-    if (header) {
-      header = false;
-      continue;
-    }
-    // "  0: 0100007F:2328 0100007F:A1B2 01 ..." -> sl, local, remote, state
-    auto f = fields(line);
-    if (f.size() < 4 || f[3] != "01") {
-      continue;
-    }
-    size_t colon = f[1].rfind(':');
-    if (colon == std::string_view::npos) {
-      continue;
-    }
-    std::string_view port_hex = f[1].substr(colon + 1);
-    unsigned port = 0;
-    auto [p, ec] = std::from_chars(port_hex.data(), port_hex.data() + port_hex.size(), port, 16);
-    if (ec == std::errc() && p == port_hex.data() + port_hex.size() && port == local_port) {
+  for_each_tcp_line(proc_net_tcp, [&](const TcpLine& l) {
+    if (l.state == "01" && l.local_port == local_port)
       ++count;
-    }
-  }
+  });
   return count;
 }
 

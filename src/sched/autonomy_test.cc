@@ -6,13 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <future>
-
 #include "core/testing/matchers.h"
 #include "health/molt.h"
-#include "tenant/spawn.h"
+#include "sched/testing/autonomy_env_test.h"
 #include "tenant/suspend.h"
-#include "tenant/testing/fake_env_test.h"
 
 namespace lobster::sched {
 namespace {
@@ -22,56 +19,17 @@ using ::lobster::testing::IsOk;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 
-class AutonomyTest : public tenant::testing::FakeEnvTest {
+class AutonomyTest : public testing::AutonomyEnvTest {
  protected:
   void SetUp() override {
-    FakeEnvTest::SetUp();
-    if (HasFatalFailure())
-      return;
-    env_.config.watchdog.interval_ms = 1000;
-    env_.config.watchdog.repair_cooldown_ms = 0;
-    env_.config.watchdog.max_repair_attempts = 2;
-    for (const char* name : {"alice", "bob"}) {
-      ASSERT_THAT(tenant::spawn(env_, {.name = name, .profile = "minimal"}, actor_, nullptr),
-                  IsOk());
-    }
-    service_ = std::make_unique<tenant::TenantService>(env_);
-    autonomy_ = std::make_unique<Autonomy>(*service_, clock_);
-    autonomy_->register_tasks_for_test();
+    AutonomyEnvTest::SetUp();
+    if (!HasFatalFailure())
+      set_up_fleet({"alice", "bob"});
   }
-
-  store::Tenant get(const std::string& name) { return *store_.get_tenant(name); }
   HealthState state(const std::string& name) {
     auto h = autonomy_->watchdog().health(name);
     return h ? h->state : HealthState::kUnknown;
   }
-  void kill_vm(const std::string& name) {
-    store::Tenant t = get(name);
-    auto f = tenant::facts_for(env_, t);
-    auto vm = tenant::attach_vm(env_, t, *f);
-    ASSERT_THAT(vm, IsOk());
-    ASSERT_THAT((*vm)->stop(0), IsOk());
-  }
-  // Runs what is due now, then advances one watchdog interval.
-  void tick() {
-    autonomy_->host().run_due_for_test();
-    clock_.advance_ms(1000);
-  }
-  std::vector<std::string> audit_ops(const std::string& tenant) {
-    std::vector<std::string> out;
-    auto events = store_.recent_audit(1000, tenant);
-    for (const auto& e : *events) {
-      if (e.actor == "daemon")
-        out.push_back(e.operation);
-    }
-    return out;
-  }
-  int count(const std::vector<std::string>& ops, const std::string& op) {
-    return static_cast<int>(std::count(ops.begin(), ops.end(), op));
-  }
-
-  std::unique_ptr<tenant::TenantService> service_;
-  std::unique_ptr<Autonomy> autonomy_;
 };
 
 TEST_F(AutonomyTest, FirstTickRunsAtOnceAndFindsHealthyTenants) {
@@ -96,10 +54,9 @@ TEST_F(AutonomyTest, DeadVmIsRepairedAndTheNeighbourIsUntouched) {
   tick();
   EXPECT_EQ(state("alice"), HealthState::kHealthy);
   EXPECT_EQ(get("bob").vm, bob_before.vm);
-  auto ops = audit_ops("alice");
-  EXPECT_EQ(count(ops, "watchdog.repair-start"), 1);
-  EXPECT_THAT(ops, Contains("watchdog.repair"));
-  EXPECT_EQ(count(audit_ops("bob"), "watchdog.repair-start"), 0);
+  EXPECT_EQ(count("alice", "watchdog.repair-start"), 1);
+  EXPECT_THAT(audit_ops("alice"), Contains("watchdog.repair"));
+  EXPECT_EQ(count("bob", "watchdog.repair-start"), 0);
 }
 
 TEST_F(AutonomyTest, TenantThatKeepsFailingEndsFailedAndIsLeftAloneUntilReset) {
@@ -109,10 +66,9 @@ TEST_F(AutonomyTest, TenantThatKeepsFailingEndsFailedAndIsLeftAloneUntilReset) {
   for (int i = 0; i < 6; ++i) tick();
   EXPECT_EQ(state("alice"), HealthState::kFailed);
   EXPECT_EQ(autonomy_->watchdog().health("alice")->repair_attempts, 2);
-  auto ops = audit_ops("alice");
-  EXPECT_EQ(count(ops, "watchdog.repair-start"), 2);  // maxRepairAttempts rounds, then no more
+  EXPECT_EQ(count("alice", "watchdog.repair-start"), 2);  // maxRepairAttempts rounds, then no more
   for (int i = 0; i < 5; ++i) tick();
-  EXPECT_EQ(count(audit_ops("alice"), "watchdog.repair-start"), 2);
+  EXPECT_EQ(count("alice", "watchdog.repair-start"), 2);
   // tank shows it.
   auto rows =
       health::tank(env_, [&](const std::string& n) { return autonomy_->watchdog().health(n); });
@@ -124,7 +80,7 @@ TEST_F(AutonomyTest, TenantThatKeepsFailingEndsFailedAndIsLeftAloneUntilReset) {
   vmm_.fail_start = false;
   autonomy_->watchdog().reset("alice");
   tick();
-  EXPECT_EQ(count(audit_ops("alice"), "watchdog.repair-start"), 3);
+  EXPECT_EQ(count("alice", "watchdog.repair-start"), 3);
   tick();
   tick();
   EXPECT_EQ(state("alice"), HealthState::kHealthy);
@@ -151,49 +107,35 @@ TEST_F(AutonomyTest, TapRecreatedAtStartRestartsTheRunningVm) {
   autonomy_->watchdog().tap_recreated("alice");
   tick();
   EXPECT_NE(get("alice").vm->pid, pid);
-  EXPECT_EQ(count(audit_ops("alice"), "watchdog.repair-start"), 1);
-  EXPECT_EQ(count(audit_ops("bob"), "watchdog.repair-start"), 0);
+  EXPECT_EQ(count("alice", "watchdog.repair-start"), 1);
+  EXPECT_EQ(count("bob", "watchdog.repair-start"), 0);
 }
 
 TEST_F(AutonomyTest, CooldownSkipsTheTenantEntirely) {
   env_.config.watchdog.repair_cooldown_ms = 60'000;
-  service_ = std::make_unique<tenant::TenantService>(env_);
-  autonomy_ = std::make_unique<Autonomy>(*service_, clock_);
-  autonomy_->register_tasks_for_test();
+  start();
   tick();
   kill_vm("alice");
   vmm_.fail_start = true;
   tick();  // repair 1 (fails)
   for (int i = 0; i < 30; ++i) tick();
-  EXPECT_EQ(count(audit_ops("alice"), "watchdog.repair-start"), 1);
+  EXPECT_EQ(count("alice", "watchdog.repair-start"), 1);
   for (int i = 0; i < 31; ++i) tick();
-  EXPECT_EQ(count(audit_ops("alice"), "watchdog.repair-start"), 2);
+  EXPECT_EQ(count("alice", "watchdog.repair-start"), 2);
 }
 
 TEST_F(AutonomyTest, TenantWithAnOperationInFlightIsNotTouched) {
   tick();
   kill_vm("alice");
-  std::promise<void> entered;
-  std::promise<void> release;
-  auto holder = std::async(std::launch::async, [&] {
-    return service_->exclusive(
-        "alice",
-        [&](const tenant::Progress&) {
-          entered.set_value();
-          release.get_future().wait();
-          return 0;
-        },
-        "snap");
-  });
-  entered.get_future().wait();
-  EXPECT_EQ(service_->in_flight("alice"), "snap");
+  {
+    OpHolder snap(*service_, "alice", "snap");
+    EXPECT_EQ(service_->in_flight("alice"), "snap");
+    tick();
+    EXPECT_EQ(count("alice", "watchdog.repair-start"), 0);
+    EXPECT_EQ(state("alice"), HealthState::kHealthy);  // not even checked
+  }
   tick();
-  EXPECT_EQ(count(audit_ops("alice"), "watchdog.repair-start"), 0);
-  EXPECT_EQ(state("alice"), HealthState::kHealthy);  // not even checked
-  release.set_value();
-  holder.get();
-  tick();
-  EXPECT_EQ(count(audit_ops("alice"), "watchdog.repair-start"), 1);
+  EXPECT_EQ(count("alice", "watchdog.repair-start"), 1);
 }
 
 TEST_F(AutonomyTest, SuspendedTenantIsSuspendedNotChecked) {
@@ -201,7 +143,7 @@ TEST_F(AutonomyTest, SuspendedTenantIsSuspendedNotChecked) {
   ASSERT_THAT(tenant::suspend(env_, "bob", actor_, nullptr), IsOk());
   tick();
   EXPECT_EQ(state("bob"), HealthState::kSuspended);
-  EXPECT_EQ(count(audit_ops("bob"), "watchdog.repair-start"), 0);
+  EXPECT_EQ(count("bob", "watchdog.repair-start"), 0);
 }
 
 TEST_F(AutonomyTest, UnexpectedVmExitIsOneEventDegradedAtOnceAndRepairedNext) {
@@ -222,8 +164,8 @@ TEST_F(AutonomyTest, UnexpectedVmExitIsOneEventDegradedAtOnceAndRepairedNext) {
   ASSERT_NE(exited, events.end());
   EXPECT_EQ(exited->outcome, "VMM_FAILED");
   EXPECT_THAT(exited->detail, HasSubstr("OOM-killed"));
-  EXPECT_EQ(count(audit_ops("alice"), "vm.exited"), 1);
-  EXPECT_EQ(count(audit_ops("alice"), "watchdog.repair-start"), 1);
+  EXPECT_EQ(count("alice", "vm.exited"), 1);
+  EXPECT_EQ(count("alice", "watchdog.repair-start"), 1);
   EXPECT_NE(get("alice").vm->pid, alice.vm->pid);
 }
 
@@ -236,48 +178,34 @@ TEST_F(AutonomyTest, ExitOfAVmTheStoreNoLongerRecordsIsNotNews) {
   exit.vm = *bob.vm;
   autonomy_->on_exit(exit);
   autonomy_->host().run_due_for_test();
-  EXPECT_EQ(count(audit_ops("bob"), "vm.exited"), 0);
+  EXPECT_EQ(count("bob", "vm.exited"), 0);
 }
 
 TEST_F(AutonomyTest, ExitDuringAnOperationIsJudgedAfterIt) {
   tick();
   store::Tenant alice = get("alice");
-  std::promise<void> entered;
-  std::promise<void> release;
-  auto holder = std::async(std::launch::async, [&] {
-    return service_->exclusive(
-        "alice",
-        [&](const tenant::Progress&) {
-          entered.set_value();
-          release.get_future().wait();
-          return 0;
-        },
-        "snap");
-  });
-  entered.get_future().wait();
-  kill_vm("alice");
-  VmExit exit;
-  exit.tenant = "alice";
-  exit.vm = *alice.vm;
-  autonomy_->on_exit(exit);
-  autonomy_->host().run_due_for_test();
-  EXPECT_EQ(count(audit_ops("alice"), "vm.exited"), 0);  // deferred
-  release.set_value();
-  holder.get();
+  {
+    OpHolder snap(*service_, "alice", "snap");
+    kill_vm("alice");
+    VmExit exit;
+    exit.tenant = "alice";
+    exit.vm = *alice.vm;
+    autonomy_->on_exit(exit);
+    autonomy_->host().run_due_for_test();
+    EXPECT_EQ(count("alice", "vm.exited"), 0);  // deferred
+  }
   clock_.advance_ms(500);
   autonomy_->host().run_due_for_test();
-  EXPECT_EQ(count(audit_ops("alice"), "vm.exited"), 1);  // the store still records that VMM
+  EXPECT_EQ(count("alice", "vm.exited"), 1);  // the store still records that VMM
 }
 
 TEST_F(AutonomyTest, DisabledWatchdogRunsNoTick) {
   env_.config.watchdog.enabled = false;
-  service_ = std::make_unique<tenant::TenantService>(env_);
-  autonomy_ = std::make_unique<Autonomy>(*service_, clock_);
-  autonomy_->register_tasks_for_test();
+  start();
   kill_vm("alice");
   tick();
   EXPECT_FALSE(autonomy_->host().has("watchdog"));
-  EXPECT_EQ(count(audit_ops("alice"), "watchdog.repair-start"), 0);
+  EXPECT_EQ(count("alice", "watchdog.repair-start"), 0);
 }
 
 }  // namespace

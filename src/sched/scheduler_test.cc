@@ -8,9 +8,9 @@
 #include "core/testing/matchers.h"
 #include "health/holds.h"
 #include "sched/autonomy.h"
+#include "sched/testing/autonomy_env_test.h"
 #include "tenant/spawn.h"
 #include "tenant/suspend.h"
-#include "tenant/testing/fake_env_test.h"
 
 namespace lobster::sched {
 namespace {
@@ -20,53 +20,23 @@ using store::TenantStatus;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 
-class SchedulerTest : public tenant::testing::FakeEnvTest {
+class SchedulerTest : public testing::AutonomyEnvTest {
  protected:
   void SetUp() override {
-    FakeEnvTest::SetUp();
+    AutonomyEnvTest::SetUp();
     if (HasFatalFailure())
       return;
-    env_.config.watchdog.interval_ms = 1000;
-    env_.config.watchdog.traffic_poll_ms = 1000;
     env_.config.watchdog.idle_threshold_ms = 3000;
     env_.config.watchdog.cron_wake_ahead_ms = 15'000;
-    env_.config.watchdog.repair_cooldown_ms = 0;
     env_.config.watchdog.idle_suspend = true;
-    ASSERT_THAT(tenant::spawn(env_, {.name = "alice", .profile = "minimal"}, actor_, nullptr),
-                IsOk());
-    start();
+    set_up_fleet({"alice"});
+    start(&activity_);
   }
-  void start() {
-    autonomy_.reset();
-    service_ = std::make_unique<tenant::TenantService>(env_);
-    autonomy_ = std::make_unique<Autonomy>(*service_, clock_, &activity_);
-    autonomy_->register_tasks_for_test();
-  }
-  void tick(int n = 1) {
-    for (int i = 0; i < n; ++i) {
-      autonomy_->host().run_due_for_test();
-      clock_.advance_ms(1000);
-    }
-  }
-  TenantStatus status() { return store_.get_tenant("alice")->status; }
-  int count(const std::string& op) {
-    auto events = store_.recent_audit(1000, "alice");
-    return static_cast<int>(std::count_if(events->begin(), events->end(), [&](const auto& e) {
-      return e.actor == "daemon" && e.operation == op;
-    }));
-  }
-  std::string detail(const std::string& op) {
-    auto events = store_.recent_audit(1000, "alice");
-    for (const auto& e : *events) {
-      if (e.operation == op)
-        return e.outcome + " " + e.detail;
-    }
-    return "";
-  }
+  TenantStatus status() { return get("alice").status; }
+  int count(const std::string& op) { return AutonomyEnvTest::count("alice", op); }
+  std::string detail(const std::string& op) { return AutonomyEnvTest::detail("alice", op); }
 
   testing::FakeActivity activity_;
-  std::unique_ptr<tenant::TenantService> service_;
-  std::unique_ptr<Autonomy> autonomy_;
 };
 
 TEST_F(SchedulerTest, IdleTenantIsSuspendedAfterTheThreshold) {
@@ -81,7 +51,7 @@ TEST_F(SchedulerTest, IdleTenantIsSuspendedAfterTheThreshold) {
 
 TEST_F(SchedulerTest, WithoutIdleSuspendNothingIsSuspended) {
   env_.config.watchdog.idle_suspend = false;
-  start();
+  start(&activity_);
   tick(20);
   EXPECT_EQ(status(), TenantStatus::kActive);
 }
@@ -167,7 +137,7 @@ TEST_F(SchedulerTest, WakeTimersComeBackAfterARestartAndMissedOnesFireAtOnce) {
   ASSERT_THAT(tenant::suspend(env_, "alice", actor_, nullptr), IsOk());
   // The daemon restarts while no daemon ran past the wake time.
   clock_.advance_ms(120'000);
-  start();
+  start(&activity_);
   tick();
   EXPECT_EQ(status(), TenantStatus::kActive);
   EXPECT_EQ(count("sched.resume"), 1);
