@@ -156,3 +156,33 @@ TEST_F(SchedulerTest, ManualResumeCancelsTheTimer) {
 
 }  // namespace
 }  // namespace lobster::sched
+
+namespace lobster::sched {
+namespace {
+
+// The real ActivitySource of this tree: the guest's count of clients on its gateway port.
+TEST_F(SchedulerTest, GuestInboundActivityRemembersWhenClientsWereSeen) {
+  GuestInboundActivity guest(*service_);
+  EXPECT_EQ(guest.last_client_activity_ms("alice"), std::nullopt);
+  agent_.inbound = 2;
+  const int64_t seen = clock_.now_ms();
+  EXPECT_EQ(guest.last_client_activity_ms("alice"), seen);
+  agent_.inbound = 0;
+  clock_.advance_ms(5000);
+  EXPECT_EQ(guest.last_client_activity_ms("alice"), seen);  // the last time one was seen
+  EXPECT_EQ(guest.last_client_activity_ms("nobody"), std::nullopt);
+}
+
+// With the guest's view as the activity source, a connected client keeps the tenant awake.
+TEST_F(SchedulerTest, ConnectedClientSeenByTheGuestKeepsTheTenantAwake) {
+  start();  // GuestInboundActivity
+  agent_.inbound = 1;
+  tick(10);
+  EXPECT_EQ(status(), TenantStatus::kActive);
+  agent_.inbound = 0;
+  tick(10);
+  EXPECT_EQ(status(), TenantStatus::kSuspended);
+}
+
+}  // namespace
+}  // namespace lobster::sched
