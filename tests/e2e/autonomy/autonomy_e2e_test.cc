@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -118,6 +120,31 @@ std::string api(const std::string& method, const std::string& path, const std::s
 
 std::string status_of(const std::string& tenant) {
   return sql("SELECT status FROM tenants WHERE name = '" + tenant + "'");
+}
+
+// Restarts this root's daemon (SIGTERM, by its pid file) with `watchdog` as its watchdog.*
+// settings.
+void restart_daemon_with(const nlohmann::json& watchdog) {
+  const pid_t daemon = g_root.daemon_pid();
+  ASSERT_GT(daemon, 0);
+  ASSERT_EQ(::kill(daemon, SIGTERM), 0);
+  ASSERT_TRUE(e2e::eventually([daemon] { return process::process_exited(daemon); }, 120'000));
+  nlohmann::json config = e2e::minimal_config();
+  config["watchdog"] = watchdog;
+  ASSERT_THAT(fs::write_file_atomic(g_root.path() + "/etc/config.json", config.dump(2), 0600),
+              IsOk());
+  std::string why;
+  ASSERT_GT(g_root.start_daemon({}, &why), 0) << why;
+}
+
+const nlohmann::json kSuiteWatchdog = {
+    {"intervalMs", 1000}, {"repairCooldownMs", 0}, {"maxRepairAttempts", 2}};
+nlohmann::json idle_watchdog(int64_t threshold_ms) {
+  nlohmann::json w = kSuiteWatchdog;
+  w["idleSuspend"] = true;
+  w["idleThresholdMs"] = threshold_ms;
+  w["trafficPollMs"] = 1000;
+  return w;
 }
 
 // Waits until the daemon's exit watcher has had time to pick up a freshly recorded VMM (it
@@ -287,16 +314,7 @@ TEST_F(AutonomyE2e, TenantThatKeepsFailingEndsFailedUntilMolt) {
 // the unit tests; waking on the first request needs the ingress branch.)
 TEST_F(AutonomyE2e, IdleTenantIsSuspendedUnlessExecOrAHoldKeepsItAwake) {
   // Restart the daemon with idle suspend on (5 s threshold, 1 s polls).
-  const pid_t daemon = g_root.daemon_pid();
-  ASSERT_EQ(::kill(daemon, SIGTERM), 0);
-  ASSERT_TRUE(e2e::eventually([daemon] { return process::process_exited(daemon); }, 60'000));
-  nlohmann::json config = e2e::minimal_config();
-  config["watchdog"] = {{"intervalMs", 1000},  {"repairCooldownMs", 0},   {"maxRepairAttempts", 2},
-                        {"idleSuspend", true}, {"idleThresholdMs", 5000}, {"trafficPollMs", 1000}};
-  ASSERT_THAT(fs::write_file_atomic(g_root.path() + "/etc/config.json", config.dump(2), 0600),
-              IsOk());
-  std::string why;
-  ASSERT_GT(g_root.start_daemon({}, &why), 0) << why;
+  ASSERT_NO_FATAL_FAILURE(restart_daemon_with(idle_watchdog(5000)));
 
   auto hold = nlohmann::json::parse(api("POST", "/v1/tenants/a1/holds", R"({"ttlMs": 120000})"),
                                     nullptr, false);
@@ -325,13 +343,52 @@ TEST_F(AutonomyE2e, IdleTenantIsSuspendedUnlessExecOrAHoldKeepsItAwake) {
     EXPECT_EQ(resume.exit, 0) << resume.out << resume.err;
   }
   // Back to the suite's settings for the tests after this one.
-  const pid_t second = g_root.daemon_pid();
-  ASSERT_EQ(::kill(second, SIGTERM), 0);
-  ASSERT_TRUE(e2e::eventually([second] { return process::process_exited(second); }, 60'000));
-  config["watchdog"]["idleSuspend"] = false;
-  ASSERT_THAT(fs::write_file_atomic(g_root.path() + "/etc/config.json", config.dump(2), 0600),
-              IsOk());
-  ASSERT_GT(g_root.start_daemon({}, &why), 0) << why;
+  ASSERT_NO_FATAL_FAILURE(restart_daemon_with(kSuiteWatchdog));
+}
+
+// Soak (issue 16 done-when 6, short version): 20 cycles of idle auto-suspend, then a wake by
+// `exec` (it resumes a suspended tenant; waking on a request needs the ingress branch), each
+// checking a counter on the overlay disk and one in guest tmpfs: none may be lost. Prints the
+// wake latencies (exec of a suspended tenant, resume included).
+TEST_F(AutonomyE2e, SoakAutoSuspendAndWakeLosesNothing) {
+  const int cycles = [] {
+    const char* v = std::getenv("LOBSTER_SOAK_CYCLES");  // NOLINT(concurrency-mt-unsafe)
+    return v != nullptr ? std::atoi(v) : 20;
+  }();
+  ASSERT_NO_FATAL_FAILURE(restart_daemon_with(idle_watchdog(2000)));
+  const std::string bump =
+      "o=$(cat /var/counter 2>/dev/null || echo 0); t=$(cat /tmp/counter 2>/dev/null || echo 0);"
+      " echo $((o+1)) > /var/counter; echo $((t+1)) > /tmp/counter; sync; echo \"$o $t\"";
+  std::vector<double> wake_ms;
+  int losses = 0;
+  for (int i = 0; i < cycles; ++i) {
+    ASSERT_TRUE(e2e::eventually([] { return status_of("a1") == "suspended"; }, 120'000, 100))
+        << "cycle " << i << "\n"
+        << daemon_log();
+    const int64_t t0 = now_ms();
+    e2e::CmdResult r = g_root.cli({"exec", "a1", "--", "sh", "-c", bump}, 300'000);
+    ASSERT_EQ(r.exit, 0) << "cycle " << i << ": " << r.out << r.err;
+    wake_ms.push_back(static_cast<double>(now_ms() - t0));
+    std::string expect = std::to_string(i) + " " + std::to_string(i);
+    if (r.out.find(expect) == std::string::npos) {
+      ++losses;
+      ADD_FAILURE() << "cycle " << i << ": counters " << r.out << ", expected " << expect;
+    }
+  }
+  std::sort(wake_ms.begin(), wake_ms.end());
+  auto pct = [&](double p) {
+    auto at = static_cast<size_t>(p * static_cast<double>(wake_ms.size()));
+    return wake_ms[std::min(wake_ms.size() - 1, at)];
+  };
+  std::cout << "soak: cycles " << cycles << ", losses " << losses << ", wake-by-exec p50 "
+            << pct(0.5) << " ms, p99 " << pct(0.99) << " ms" << std::endl;
+  EXPECT_EQ(losses, 0);
+  ASSERT_NO_FATAL_FAILURE(restart_daemon_with(kSuiteWatchdog));
+  for (const char* name : {"a1", "a2"}) {
+    if (status_of(name) == "suspended") {
+      EXPECT_EQ(g_root.cli({"resume", name}, 300'000).exit, 0) << name;
+    }
+  }
 }
 
 // Reboot simulation (issue 16 done-when 3): 2 active tenants and 1 suspended; kill -9 the
