@@ -1,4 +1,4 @@
-// Health checks of one tenant (spec §8.1, adapted): the six checks run concurrently, each
+// Health checks of one tenant (spec §8.1, adapted): the checks run concurrently, each
 // bounded by its own timeout, and each yields {check, ok|failed, message}. Callers: molt,
 // `tank` (GET /v1/tenants) and the watchdog loop, so there is one implementation of them.
 //
@@ -12,6 +12,10 @@
 //   net.tap          the TAP exists (rtnetlink), is up and has the host address
 //   net.gateway      get-stats reports a gateway pid (3 s; not a TCP probe of the gateway,
 //                    which would count as a client)
+//   gateway.config   the OpenClaw settings lobsterd manages (proxy trust, control UI origin,
+//                    auth; tenant/guest_config.h), as recorded on the tenant's config disk,
+//                    match what the current lobsterd and config derive: a tenant made by an
+//                    older lobsterd (or before openclaw.defaultConfig changed) fails it
 //   net.caddy-route  Caddy serves both lobster-<name> and lobster-<name>-ws (asked live)
 //   net.firewall     the tenant's NAT, isolation and lockdown rules are present exactly once
 //                    and in order, and the shared base chains and jumps exist (the firewall's
@@ -35,10 +39,12 @@ inline constexpr std::string_view kVmProcess = "vm.process";
 inline constexpr std::string_view kVmResponsive = "vm.responsive";
 inline constexpr std::string_view kNetTap = "net.tap";
 inline constexpr std::string_view kNetGateway = "net.gateway";
+inline constexpr std::string_view kGatewayConfig = "gateway.config";
 inline constexpr std::string_view kNetCaddyRoute = "net.caddy-route";
 inline constexpr std::string_view kNetFirewall = "net.firewall";
-inline constexpr std::array<std::string_view, 6> kCheckOrder = {
-    kVmProcess, kVmResponsive, kNetTap, kNetGateway, kNetCaddyRoute, kNetFirewall};
+inline constexpr std::array<std::string_view, 7> kCheckOrder = {
+    kVmProcess,     kVmResponsive,   kNetTap,     kNetGateway,
+    kGatewayConfig, kNetCaddyRoute, kNetFirewall};
 
 struct CheckResult {
   std::string check;  // one of kCheckOrder
@@ -56,14 +62,10 @@ bool all_ok(const std::vector<CheckResult>& results);
 // Names of the failed checks, in check order.
 std::vector<std::string> failed_checks(const std::vector<CheckResult>& results);
 
-// The findings of a firewall verify that break `tenant`'s isolation: its own rules and
-// chains, plus base-chain and jump findings that belong to no tenant of `all` (they cut every
-// tenant's dispatch). Foreign rules nobody owns are left to the fleet reconcile. Pure.
-std::vector<firewall::Finding> findings_for(const firewall::Report& report,
-                                            const firewall::TenantNet& tenant,
-                                            const std::vector<firewall::TenantNet>& all);
-
-// Runs the six checks concurrently and returns them in kCheckOrder. Never fails: a check
+inline constexpr std::string_view kNetFirewall = "net.firewall";
+inline constexpr std::array<std::string_view, 7> kCheckOrder = {
+    kVmProcess,     kVmResponsive,   kNetTap,     kNetGateway,
+    kGatewayConfig, kNetCaddyRoute, kNetFirewall};
 // that cannot run (bad allocation, unreachable agent, Caddy down) is reported as failed with
 // the reason. Bounded by the slowest timeout (health-ping, 5 s) plus local netlink calls.
 std::vector<CheckResult> run_checks(tenant::TenantEnv& env, const store::Tenant& tenant);

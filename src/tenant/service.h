@@ -29,7 +29,8 @@ struct TankEntry {
   std::string state;   // HEALTHY | DEGRADED | SUSPENDED | UNKNOWN | FAILED | RECOVERING
   int64_t vcpus = 0;
   int64_t mem_limit_mb = 0;
-  std::optional<int64_t> memory_mb;                                // VMM resident memory
+  std::optional<int64_t> memory_mb;       // VMM resident memory
+  std::optional<int64_t> peak_memory_mb;  // the VMM's peak resident memory (headroom vs limit)
   std::vector<std::pair<std::string, std::string>> failed_checks;  // check -> message
   std::string watchdog_state;  // the daemon watchdog's state ("" = not watched)
   int64_t repair_attempts = 0;
