@@ -43,8 +43,7 @@ inline constexpr std::string_view kGatewayConfig = "gateway.config";
 inline constexpr std::string_view kNetCaddyRoute = "net.caddy-route";
 inline constexpr std::string_view kNetFirewall = "net.firewall";
 inline constexpr std::array<std::string_view, 7> kCheckOrder = {
-    kVmProcess,     kVmResponsive,   kNetTap,     kNetGateway,
-    kGatewayConfig, kNetCaddyRoute, kNetFirewall};
+    kVmProcess, kVmResponsive, kNetTap, kNetGateway, kGatewayConfig, kNetCaddyRoute, kNetFirewall};
 
 struct CheckResult {
   std::string check;  // one of kCheckOrder
@@ -62,10 +61,14 @@ bool all_ok(const std::vector<CheckResult>& results);
 // Names of the failed checks, in check order.
 std::vector<std::string> failed_checks(const std::vector<CheckResult>& results);
 
-inline constexpr std::string_view kNetFirewall = "net.firewall";
-inline constexpr std::array<std::string_view, 7> kCheckOrder = {
-    kVmProcess,     kVmResponsive,   kNetTap,     kNetGateway,
-    kGatewayConfig, kNetCaddyRoute, kNetFirewall};
+// The findings of a firewall verify that break `tenant`'s isolation: its own rules and
+// chains, plus base-chain and jump findings that belong to no tenant of `all` (they cut every
+// tenant's dispatch). Foreign rules nobody owns are left to the fleet reconcile. Pure.
+std::vector<firewall::Finding> findings_for(const firewall::Report& report,
+                                            const firewall::TenantNet& tenant,
+                                            const std::vector<firewall::TenantNet>& all);
+
+// Runs the checks concurrently and returns them in kCheckOrder. Never fails: a check
 // that cannot run (bad allocation, unreachable agent, Caddy down) is reported as failed with
 // the reason. Bounded by the slowest timeout (health-ping, 5 s) plus local netlink calls.
 std::vector<CheckResult> run_checks(tenant::TenantEnv& env, const store::Tenant& tenant);
