@@ -22,6 +22,21 @@ Result<int64_t> int_field(const json& j, const std::string& method, const char* 
   return it->get<int64_t>();
 }
 
+// A count reported by the guest (hostile input): an integer in 0..kMaxCount.
+Result<int> count_field(const json& j, const std::string& method, const char* key) {
+  constexpr int64_t kMaxCount = 1'000'000;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) {
+    return missing(method, key);
+  }
+  int64_t v = it->get<int64_t>();
+  if (v < 0 || v > kMaxCount) {
+    return make_error(ErrorCode::kProtocolError, "{}: {} out of range 0..{}: {}", method, key,
+                      kMaxCount, v);
+  }
+  return static_cast<int>(v);
+}
+
 Result<bool> bool_field(const json& j, const std::string& method, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_boolean()) {
@@ -206,9 +221,11 @@ Result<ActiveConnections> AgentClient::get_active_connections(int64_t timeout_ms
   const std::string m = "get-active-connections";
   json r = LOB_TRY(call(m, json::object(), timeout_ms));
   ActiveConnections a;
-  a.tcp = static_cast<int>(LOB_TRY(int_field(r, m, "tcp")));
-  a.cron = static_cast<int>(LOB_TRY(int_field(r, m, "cron")));
-  a.hold = static_cast<int>(LOB_TRY(int_field(r, m, "hold")));
+  a.tcp = LOB_TRY(count_field(r, m, "tcp"));
+  a.cron = LOB_TRY(count_field(r, m, "cron"));
+  a.hold = LOB_TRY(count_field(r, m, "hold"));
+  if (r.contains("outbound"))  // guests older than the field do not send it
+    a.outbound = LOB_TRY(count_field(r, m, "outbound"));
   return a;
 }
 

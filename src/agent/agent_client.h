@@ -60,10 +60,11 @@ struct CronSchedule {
 };
 
 struct ActiveConnections {
-  int tcp = 0;
-  int cron = 0;
-  int hold = 0;
-  int total() const { return tcp + cron + hold; }
+  int tcp = 0;       // inbound clients of the gateway (:9000)
+  int cron = 0;      // 1 while a cron job runs
+  int hold = 0;      // unexpired guest-side holds
+  int outbound = 0;  // connections the guest opened and keeps open (0 from older guests)
+  int total() const { return tcp + cron + hold + outbound; }
 };
 
 struct HeartbeatSchedule {

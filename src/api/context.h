@@ -14,6 +14,9 @@
 namespace lobster::tenant {
 class TenantService;
 }
+namespace lobster::health {
+class Watchdog;
+}
 
 namespace lobster::api {
 
@@ -29,6 +32,9 @@ struct ApiContext {
   // Tenant operations; null when the host cannot run tenants (tenants_unavailable says why).
   tenant::TenantService* tenants = nullptr;
   Error tenants_unavailable;
+  // The daemon's watchdog (tank shows its FAILED/RECOVERING; molt resets it); null in tests
+  // and when tenants are unavailable.
+  health::Watchdog* watchdog = nullptr;
 };
 
 // The lobsterd version string ("0.1.0"), shared by the CLI and the status endpoint.

@@ -6,15 +6,20 @@
 // the same tenant.
 #include "api/endpoints.h"
 #include "health/molt.h"
+#include "health/watchdog.h"
 
 namespace lobster::api {
 namespace {
 
-Result<health::MoltResult> molt_one(tenant::TenantService& svc, const std::string& name,
-                                    const store::Actor& actor) {
-  return svc.exclusive(name, [&](const tenant::Progress& progress) {
+// An operator's molt is the action that ends FAILED: the watchdog starts over with the tenant.
+Result<health::MoltResult> molt_one(ApiContext& ctx, tenant::TenantService& svc,
+                                    const std::string& name, const store::Actor& actor) {
+  auto r = svc.exclusive(name, [&](const tenant::Progress& progress) {
     return health::molt(svc.env(), name, actor, progress);
   });
+  if (r && ctx.watchdog != nullptr)
+    ctx.watchdog->reset(name);
+  return r;
 }
 
 }  // namespace
@@ -22,7 +27,7 @@ Result<health::MoltResult> molt_one(tenant::TenantService& svc, const std::strin
 void register_molt(Router& router, ApiContext& ctx) {
   router.add("POST", "/v1/tenants/{name}/molt", [&ctx](const Request& r) -> Result<Response> {
     tenant::TenantService* svc = LOB_TRY(service(ctx));
-    auto result = LOB_TRY(molt_one(*svc, r.params.at("name"), store::Actor::uid(r.peer.uid)));
+    auto result = LOB_TRY(molt_one(ctx, *svc, r.params.at("name"), store::Actor::uid(r.peer.uid)));
     return Response{200, health::to_json(result)};
   });
   router.add("POST", "/v1/molt", [&ctx](const Request& r) -> Result<Response> {
@@ -33,7 +38,7 @@ void register_molt(Router& router, ApiContext& ctx) {
     for (const auto& t : tenants) {
       if (t.status != store::TenantStatus::kActive)
         continue;
-      auto result = molt_one(*svc, t.name, store::Actor::uid(r.peer.uid));
+      auto result = molt_one(ctx, *svc, t.name, store::Actor::uid(r.peer.uid));
       if (!result) {
         // Evicted or suspended meanwhile: report it and go on with the others.
         healthy = false;

@@ -8,7 +8,9 @@
 //   POST   /v1/tenants/{name}/resume     resume
 //   GET    /v1/tenants/{name}/token      gateway token (socket peers are root or group lobsterd)
 #include "api/endpoints.h"
+#include "health/events.h"
 #include "health/molt.h"
+#include "health/watchdog.h"
 #include "tenant/service.h"
 
 namespace lobster::api {
@@ -67,7 +69,10 @@ nlohmann::json phases_json(const std::vector<tenant::Phase>& phases) {
 
 void register_tenants(Router& router, ApiContext& ctx) {
   router.add("GET", "/v1/tenants", [&ctx](const Request&) -> Result<Response> {
-    auto entries = LOB_TRY(health::tank(LOB_TRY(service(ctx))->env()));
+    health::HealthLookup lookup;
+    if (ctx.watchdog != nullptr)
+      lookup = [wd = ctx.watchdog](const std::string& n) { return wd->health(n); };
+    auto entries = LOB_TRY(health::tank(LOB_TRY(service(ctx))->env(), lookup));
     nlohmann::json out = nlohmann::json::array();
     for (const auto& e : entries) out.push_back(tenant::to_json(e));
     return Response{200, out};
@@ -101,7 +106,15 @@ void register_tenants(Router& router, ApiContext& ctx) {
     return Response{200, {{"message", "tenant \"" + name + "\" evicted"}, {"name", name}}};
   });
   router.add("POST", "/v1/tenants/{name}/suspend", [&ctx](const Request& r) -> Result<Response> {
-    auto res = LOB_TRY(LOB_TRY(service(ctx))->suspend(LOB_TRY(name_param(r)), actor_of(r)));
+    std::string name = LOB_TRY(name_param(r));
+    auto res = LOB_TRY(LOB_TRY(service(ctx))->suspend(name, actor_of(r)));
+    health::record_event(
+        *ctx.store, log::Level::kInfo, "tenant.suspend", name,
+        {{"reason", "manual"},
+         {"actor", actor_of(r).id},
+         {"nextWakeAtMs", res.wake.next_wake_at_ms ? nlohmann::json(*res.wake.next_wake_at_ms)
+                                                   : nlohmann::json(nullptr)},
+         {"wakeReason", res.wake.reason}});
     nlohmann::json j = tenant_json(*LOB_TRY(service(ctx)), res.tenant);
     j["nextWakeAtMs"] = res.wake.next_wake_at_ms ? nlohmann::json(*res.wake.next_wake_at_ms)
                                                  : nlohmann::json(nullptr);
@@ -109,7 +122,10 @@ void register_tenants(Router& router, ApiContext& ctx) {
     return Response{200, j};
   });
   router.add("POST", "/v1/tenants/{name}/resume", [&ctx](const Request& r) -> Result<Response> {
-    auto res = LOB_TRY(LOB_TRY(service(ctx))->resume(LOB_TRY(name_param(r)), actor_of(r)));
+    std::string name = LOB_TRY(name_param(r));
+    auto res = LOB_TRY(LOB_TRY(service(ctx))->resume(name, actor_of(r)));
+    health::record_event(*ctx.store, log::Level::kInfo, "tenant.resume", name,
+                         {{"trigger", "manual"}, {"actor", actor_of(r).id}});
     nlohmann::json j = tenant_json(*LOB_TRY(service(ctx)), res.tenant);
     j["phasesMs"] = phases_json(res.phases);
     return Response{200, j};

@@ -248,6 +248,8 @@ Status read_overlay(ObjectReader& r, Config& c) {
 
 Status read_watchdog(ObjectReader& r, Config& c) {
   auto& w = c.watchdog;
+  LOB_TRY(r.boolean("enabled", w.enabled));
+  LOB_TRY(r.boolean("idleSuspend", w.idle_suspend));
   LOB_TRY(r.integer("intervalMs", w.interval_ms, 1000, INT64_MAX));
   LOB_TRY(r.integer("maxRepairAttempts", w.max_repair_attempts, 1, INT64_MAX));
   LOB_TRY(r.integer("repairCooldownMs", w.repair_cooldown_ms, 0, INT64_MAX));
@@ -428,7 +430,9 @@ nlohmann::json config_to_json(const Config& c) {
   j["overlay"] = {{"baseDir", c.overlay.base_dir},
                   {"defaultSizeMb", c.overlay.default_size_mb},
                   {"snapshotRetention", c.overlay.snapshot_retention}};
-  j["watchdog"] = {{"intervalMs", c.watchdog.interval_ms},
+  j["watchdog"] = {{"enabled", c.watchdog.enabled},
+                   {"idleSuspend", c.watchdog.idle_suspend},
+                   {"intervalMs", c.watchdog.interval_ms},
                    {"maxRepairAttempts", c.watchdog.max_repair_attempts},
                    {"repairCooldownMs", c.watchdog.repair_cooldown_ms},
                    {"idleThresholdMs", c.watchdog.idle_threshold_ms},

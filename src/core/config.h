@@ -54,8 +54,8 @@ struct Config {
   struct Network {
     std::string bridge_name = "lobster0";  // ignored (no bridge)
     std::string subnet_base = "10.0.0.0";
-    int64_t subnet_mask = 30;               // ignored (/30 per tenant is fixed)
-    int64_t gateway_port_start = 9000;      // ignored (no public port per tenant)
+    int64_t subnet_mask = 30;           // ignored (/30 per tenant is fixed)
+    int64_t gateway_port_start = 9000;  // ignored (no public port per tenant)
   } network;
   struct Caddy {
     std::string admin_api = "http://localhost:2019";  // used only with caddy.external
@@ -78,6 +78,10 @@ struct Config {
     int64_t snapshot_retention = 7;  // ignored
   } overlay;
   struct Watchdog {
+    bool enabled = true;  // false: no watchdog, idle suspend or wake timers (tests, debugging)
+    // Idle auto-suspend (idleThresholdMs, trafficPollMs). Off by default until requests can
+    // wake a suspended tenant (the ingress): without it a suspended tenant's URL answers 502.
+    bool idle_suspend = false;
     int64_t interval_ms = 10000;
     int64_t max_repair_attempts = 3;
     int64_t repair_cooldown_ms = 60000;

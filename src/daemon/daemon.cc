@@ -18,6 +18,7 @@
 #include "daemon/pid_file.h"
 #include "daemon/preflight.h"
 #include "daemon/tenant_runtime.h"
+#include "sched/autonomy.h"
 #include "store/sqlite_store.h"
 
 namespace lobster::daemon {
@@ -100,13 +101,23 @@ Status run_foreground(const Paths& paths, const DaemonOptions& options) {
   // Tenant machinery. A host that cannot run tenants (no iptables, no TUN, ...) still serves
   // status; tenant endpoints then answer with the reason.
   std::unique_ptr<TenantRuntime> tenants;
+  std::unique_ptr<sched::Autonomy> autonomy;
   if (auto rt = TenantRuntime::create(paths, ctx.config, *store); rt) {
     tenants = std::move(*rt);
     ctx.tenants = &tenants->service();
     // Finish or undo what a previous daemon left half-done, rebuild rules and routes.
-    if (Status s = tenants->reconcile(); !s) {
-      log::error("daemon.reconcile_failed", {{"error", s.error().to_string()}});
+    auto reconciled = tenants->reconcile();
+    if (!reconciled) {
+      log::error("daemon.reconcile_failed", {{"error", reconciled.error().to_string()}});
     }
+    // The fleet's own loops. Every start may follow a host reboot: the first watchdog tick
+    // runs at once and boots the active tenants whose VMM is gone.
+    autonomy = std::make_unique<sched::Autonomy>(tenants->service(), clock);
+    ctx.watchdog = &autonomy->watchdog();
+    if (reconciled) {
+      for (const auto& name : *reconciled) autonomy->watchdog().tap_recreated(name);
+    }
+    autonomy->start();
   } else {
     ctx.tenants_unavailable = rt.error();
     log::error("daemon.tenants_unavailable", {{"error", rt.error().to_string()}});
@@ -120,6 +131,8 @@ Status run_foreground(const Paths& paths, const DaemonOptions& options) {
   reporter.ready();
 
   Status served = server->run();
+  if (autonomy)
+    autonomy->stop();  // running repairs finish first
   log::info("daemon.stopped", {{"signal", server->stop_signal()}});
   return served;
 }

@@ -191,12 +191,14 @@ Result<std::unique_ptr<TenantRuntime>> TenantRuntime::create(const Paths& paths,
   return rt;
 }
 
-Status TenantRuntime::reconcile() {
+Result<std::vector<std::string>> TenantRuntime::reconcile() {
   tenant::TenantEnv& env = service_->env();
   auto report = LOB_TRY(tenant::recover(env));
   auto tenants = LOB_TRY(env.store->list_tenants());
   std::vector<firewall::TenantNetworkSpec> nets;
   std::vector<proxy::TenantRoute> routes;
+  std::map<uint32_t, std::string> by_tap;
+  std::vector<std::string> recreated;
   for (const auto& t : tenants) {
     auto f = tenant::facts_for(env, t);
     if (!f)
@@ -204,18 +206,24 @@ Status TenantRuntime::reconcile() {
     nets.push_back(
         {f->net, static_cast<uid_t>(t.alloc.jail_uid), static_cast<gid_t>(t.alloc.jail_uid)});
     routes.push_back({t.name, f->subnet.guest.to_string() + ":9000"});
+    by_tap[f->net.tap_id] = t.name;
   }
   if (!tenants.empty() || !report.removed.empty()) {
     auto net = LOB_TRY(firewall::reconcile_network(*env.links, *env.firewall, nets));
+    for (uint32_t id : net.recreated_taps) {
+      if (by_tap.contains(id))
+        recreated.push_back(by_tap[id]);
+    }
     if (!net.recreated_taps.empty()) {
       // A VMM still holds the old TAP's fd: its guest is cut off until it is restarted. The
-      // watchdog (health module) owns that repair; make it visible meanwhile.
-      log::warn("reconcile.taps_recreated", {{"tap_ids", net.recreated_taps}});
+      // watchdog restarts it (Watchdog::tap_recreated); make it visible meanwhile.
+      log::warn("reconcile.taps_recreated",
+                {{"tap_ids", net.recreated_taps}, {"tenants", recreated}});
     }
   }
   LOB_TRY(env.proxy->sync(routes));
   log::info("reconcile.done", {{"tenants", tenants.size()}, {"torn_down", report.removed}});
-  return ok();
+  return recreated;
 }
 
 }  // namespace lobster::daemon

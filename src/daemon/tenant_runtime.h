@@ -9,6 +9,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/config.h"
@@ -26,8 +28,10 @@ class TenantRuntime {
   ~TenantRuntime();
 
   tenant::TenantService& service() { return *service_; }
-  // Crash recovery + network and proxy reconcile. Safe to run repeatedly.
-  Status reconcile();
+  // Crash recovery + network and proxy reconcile. Safe to run repeatedly. Returns the tenants
+  // whose TAP had to be re-created: a VMM still running holds the old device and must be
+  // restarted (the watchdog does it).
+  Result<std::vector<std::string>> reconcile();
 
   struct Parts;
 

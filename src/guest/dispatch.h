@@ -21,7 +21,7 @@
 //                                        "schedule"}]}
 //   poke-cron                           {"ok":true,"deferred":N}
 //   get-heartbeat-schedule              {"ok":true,"enabled":B,"intervalMs":N,"nextBeatAtMs":N}
-//   get-active-connections              {"ok":true,"tcp":N,"cron":0|1,"hold":N}
+//   get-active-connections              {"ok":true,"tcp":N,"cron":0|1,"hold":N,"outbound":N}
 //   hold-acquire {holdId,ttlMs>0}       {"ok":true}
 //   hold-release {holdId}               {"ok":true,"released":B}
 //   shutdown                            {"ok":true,"reply":"ACK"} then the guest powers off

@@ -303,21 +303,25 @@ void GuestBackend::get_heartbeat_schedule(ReplyFn done) {
 
 void GuestBackend::get_active_connections(ReplyFn done) {
   int tcp = 0;
-  for (const std::string* path : {&paths_.proc_net_tcp, &paths_.proc_net_tcp6}) {
-    if (auto text = fs::read_file(*path)) {
+  std::string tables[2];
+  const std::string* paths[2] = {&paths_.proc_net_tcp, &paths_.proc_net_tcp6};
+  for (size_t i = 0; i < 2; ++i) {
+    if (auto text = fs::read_file(*paths[i])) {
       tcp += count_established_inbound(*text, kGatewayPort);
+      tables[i] = std::move(*text);
     }
   }
+  int outbound = count_established_outbound(tables[0], tables[1]);
   int hold = holds_.count(wall_ms());
   if (!gateway_running() || gateway_token_.empty()) {
-    done({{"ok", true}, {"tcp", tcp}, {"cron", 0}, {"hold", hold}});
+    done({{"ok", true}, {"tcp", tcp}, {"cron", 0}, {"hold", hold}, {"outbound", outbound}});
     return;
   }
   with_gateway<std::vector<CronJob>>(
       [](GatewayClient& c) { return c.list_cron_jobs(kConnectionsCronTimeoutMs); },
-      [done, tcp, hold](Result<std::vector<CronJob>> jobs) {
+      [done, tcp, hold, outbound](Result<std::vector<CronJob>> jobs) {
         int cron = 0;
-        json r = {{"ok", true}, {"tcp", tcp}, {"hold", hold}};
+        json r = {{"ok", true}, {"tcp", tcp}, {"hold", hold}, {"outbound", outbound}};
         if (jobs) {
           for (const CronJob& j : *jobs) {
             if (j.enabled && j.running_at_ms > 0) {

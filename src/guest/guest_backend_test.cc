@@ -130,16 +130,19 @@ TEST_F(GuestBackendTest, HeartbeatDisabledWithoutConfig) {
   EXPECT_EQ(hb, (json{{"ok", true}, {"enabled", false}, {"intervalMs", 0}, {"nextBeatAtMs", 0}}));
 }
 
-TEST_F(GuestBackendTest, ConnectionsCountGatewayClientsAndHolds) {
+TEST_F(GuestBackendTest, ConnectionsCountGatewayClientsOutboundAndHolds) {
   std::ofstream(paths_.proc_net_tcp) << "  sl  local_address rem_address   st\n"
-                                     << "   0: 0600000A:2328 0500000A:C350 01 0\n"
-                                     << "   1: 0600000A:0016 0500000A:C351 01 0\n";
+                                     << "   0: 00000000:2328 00000000:0000 0A 0\n"
+                                     << "   1: 00000000:0016 00000000:0000 0A 0\n"
+                                     << "   2: 0600000A:2328 0500000A:C350 01 0\n"
+                                     << "   3: 0600000A:0016 0500000A:C351 01 0\n"
+                                     << "   4: 0600000A:D000 22334455:01BB 01 0\n";
   std::ofstream(paths_.proc_net_tcp6)
       << "  sl  local_address remote_address st\n"
       << "   0: 0000000000000000FFFF00000600000A:2328 0000000000000000FFFF00000500000A:D431 01 0\n";
   EXPECT_EQ(backend_->hold_acquire("h", 60'000), json({{"ok", true}}));
   json c = sync(&GuestBackend::get_active_connections);
-  EXPECT_EQ(c, (json{{"ok", true}, {"tcp", 2}, {"cron", 0}, {"hold", 1}}));
+  EXPECT_EQ(c, (json{{"ok", true}, {"tcp", 2}, {"cron", 0}, {"hold", 1}, {"outbound", 1}}));
   EXPECT_EQ(backend_->hold_release("h")["released"], true);
 }
 

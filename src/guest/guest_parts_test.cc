@@ -126,6 +126,27 @@ TEST(ProcStats, CountsEstablishedInboundGatewayConnections) {
   EXPECT_EQ(count_established_inbound(tcp6, 9000), 1);
 }
 
+TEST(ProcStats, CountsOutboundConnectionsButNotClientsOrLoopback) {
+  std::string tcp =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+      "   0: 00000000:2328 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0\n"
+      "   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0\n"
+      "   2: 0600000A:2328 0500000A:C350 01 00000000:00000000 00:00000000 00000000     0\n"
+      "   3: 0600000A:0016 0500000A:C351 01 00000000:00000000 00:00000000 00000000     0\n"
+      "   4: 0600000A:D000 22334455:01BB 01 00000000:00000000 00:00000000 00000000     0\n"
+      "   5: 0100007F:A000 0100007F:2328 01 00000000:00000000 00:00000000 00000000     0\n"
+      "   6: 0600000A:D001 22334455:01BB 06 00000000:00000000 00:00000000 00000000     0\n"
+      "   7: garbage\n";
+  std::string tcp6 =
+      "  sl  local_address                         remote_address                        st\n"
+      "   0: 0000000000000000FFFF00000600000A:D002 0000000000000000FFFF000022334455:01BB 01 0\n"
+      "   1: 0000000000000000FFFF00000600000A:D003 0000000000000000FFFF00000100007F:2328 01 0\n";
+  // Line 4 (to port 443) and the v4-mapped one; not the clients (2, 3), the loopback RPCs,
+  // the TIME_WAIT one or the malformed line.
+  EXPECT_EQ(count_established_outbound(tcp, tcp6), 2);
+  EXPECT_EQ(count_established_outbound("", ""), 0);
+}
+
 TEST(ProcStats, VmRss) {
   EXPECT_EQ(parse_vm_rss_kb("Name:\tnode\nVmPeak:\t 1 kB\nVmRSS:\t  834512 kB\n"), 834512);
   EXPECT_EQ(parse_vm_rss_kb("Name:\tkthread\n"), 0);

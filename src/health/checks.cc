@@ -105,7 +105,51 @@ CheckResult check_routes(tenant::TenantEnv& env, const store::Tenant& t) {
   return pass(kNetCaddyRoute, "HTTP and WebSocket routes present");
 }
 
+CheckResult check_firewall(tenant::TenantEnv& env, const tenant::TenantFacts& f) {
+  auto tenants = env.store->list_tenants();
+  if (!tenants)
+    return fail(kNetFirewall, "Cannot list tenants: " + tenants.error().message);
+  std::vector<firewall::TenantNet> all;
+  for (const auto& other : *tenants) {
+    if (auto of = tenant::facts_for(env, other); of)
+      all.push_back(of->net);
+  }
+  auto report = env.firewall->verify(all);
+  if (!report)
+    return fail(kNetFirewall, "Cannot read the firewall rules: " + report.error().message);
+  auto mine = findings_for(*report, f.net, all);
+  if (mine.empty())
+    return pass(kNetFirewall, "Rules present and exact");
+  return fail(kNetFirewall,
+              fmt::format("{} finding(s), first: {}", mine.size(), mine.front().to_string()));
+}
+
 }  // namespace
+
+std::vector<firewall::Finding> findings_for(const firewall::Report& report,
+                                            const firewall::TenantNet& tenant,
+                                            const std::vector<firewall::TenantNet>& all) {
+  using Kind = firewall::Finding::Kind;
+  const std::string own_prefix = fmt::format("LOB-{}-", tenant.tap_id);
+  std::vector<firewall::Finding> out;
+  for (const auto& finding : report.findings) {
+    if (finding.chain.starts_with(own_prefix) ||
+        (!finding.spec.empty() && firewall::belongs_to(finding.spec, tenant))) {
+      out.push_back(finding);
+      continue;
+    }
+    bool owned_by_other =
+        finding.chain.starts_with("LOB-") ||
+        std::any_of(all.begin(), all.end(), [&](const auto& other) {
+          return !finding.spec.empty() && firewall::belongs_to(finding.spec, other);
+        });
+    bool base = finding.kind == Kind::kMissingChain || finding.kind == Kind::kJumpNotFirst ||
+                finding.kind == Kind::kMissingRule;
+    if (!owned_by_other && base)
+      out.push_back(finding);
+  }
+  return out;
+}
 
 nlohmann::json to_json(const CheckResult& c) {
   return {{"check", c.check}, {"status", c.ok ? "ok" : "failed"}, {"message", c.message}};
@@ -145,6 +189,7 @@ std::vector<CheckResult> run_checks(tenant::TenantEnv& env, const store::Tenant&
   auto responsive = std::async(std::launch::async, [&] { return check_responsive(agent); });
   auto tap = std::async(std::launch::async, [&] { return check_tap(env, f); });
   auto gateway = std::async(std::launch::async, [&] { return check_gateway(agent); });
+  auto rules = std::async(std::launch::async, [&] { return check_firewall(env, f); });
   CheckResult routes = check_routes(env, t);
   CheckResult config = check_gateway_config(env, t, f);
   out.push_back(process.get());
@@ -153,6 +198,7 @@ std::vector<CheckResult> run_checks(tenant::TenantEnv& env, const store::Tenant&
   out.push_back(gateway.get());
   out.push_back(std::move(config));
   out.push_back(std::move(routes));
+  out.push_back(rules.get());
   return out;
 }
 

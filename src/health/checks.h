@@ -17,6 +17,9 @@
 //                    match what the current lobsterd and config derive: a tenant made by an
 //                    older lobsterd (or before openclaw.defaultConfig changed) fails it
 //   net.caddy-route  Caddy serves both lobster-<name> and lobster-<name>-ws (asked live)
+//   net.firewall     the tenant's NAT, isolation and lockdown rules are present exactly once
+//                    and in order, and the shared base chains and jumps exist (the firewall's
+//                    verify against every stored tenant; a flushed table fails it)
 // A suspended tenant has no VM to check: every check reports ok "Skipped: suspended".
 #pragma once
 
@@ -26,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "host/firewall/plan.h"
 #include "store/types.h"
 #include "tenant/env.h"
 
@@ -37,8 +41,9 @@ inline constexpr std::string_view kNetTap = "net.tap";
 inline constexpr std::string_view kNetGateway = "net.gateway";
 inline constexpr std::string_view kGatewayConfig = "gateway.config";
 inline constexpr std::string_view kNetCaddyRoute = "net.caddy-route";
-inline constexpr std::array<std::string_view, 6> kCheckOrder = {
-    kVmProcess, kVmResponsive, kNetTap, kNetGateway, kGatewayConfig, kNetCaddyRoute};
+inline constexpr std::string_view kNetFirewall = "net.firewall";
+inline constexpr std::array<std::string_view, 7> kCheckOrder = {
+    kVmProcess, kVmResponsive, kNetTap, kNetGateway, kGatewayConfig, kNetCaddyRoute, kNetFirewall};
 
 struct CheckResult {
   std::string check;  // one of kCheckOrder
@@ -55,6 +60,13 @@ bool all_ok(const std::vector<CheckResult>& results);
 
 // Names of the failed checks, in check order.
 std::vector<std::string> failed_checks(const std::vector<CheckResult>& results);
+
+// The findings of a firewall verify that break `tenant`'s isolation: its own rules and
+// chains, plus base-chain and jump findings that belong to no tenant of `all` (they cut every
+// tenant's dispatch). Foreign rules nobody owns are left to the fleet reconcile. Pure.
+std::vector<firewall::Finding> findings_for(const firewall::Report& report,
+                                            const firewall::TenantNet& tenant,
+                                            const std::vector<firewall::TenantNet>& all);
 
 // Runs the checks concurrently and returns them in kCheckOrder. Never fails: a check
 // that cannot run (bad allocation, unreachable agent, Caddy down) is reported as failed with

@@ -81,7 +81,28 @@ Result<MoltResult> molt(tenant::TenantEnv& env, const std::string& name, const s
   return r;
 }
 
-tenant::TankEntry tank_entry(tenant::TenantEnv& env, const store::Tenant& t) {
+namespace {
+
+// Overlays the watchdog's verdict on the live checks: FAILED stays visible until molt or an
+// operator fix, RECOVERING while a repaired tenant proves itself.
+void add_watchdog_view(tenant::TankEntry& e, const HealthLookup& health) {
+  if (!health)
+    return;
+  auto h = health(e.name);
+  if (!h)
+    return;
+  e.watchdog_state = std::string(state_name(h->state));
+  e.repair_attempts = h->repair_attempts;
+  e.last_repair_ms = h->last_repair_ms;
+  if (h->state == HealthState::kFailed ||
+      (h->state == HealthState::kRecovering && e.state == "HEALTHY"))
+    e.state = e.watchdog_state;
+}
+
+}  // namespace
+
+tenant::TankEntry tank_entry(tenant::TenantEnv& env, const store::Tenant& t,
+                             const HealthLookup& health) {
   tenant::TankEntry e;
   e.name = t.name;
   e.status = std::string(store::status_name(t.status));
@@ -117,15 +138,17 @@ tenant::TankEntry tank_entry(tenant::TenantEnv& env, const store::Tenant& t) {
       e.failed_checks.emplace_back(c.check, c.message);
   }
   e.state = e.failed_checks.empty() ? "HEALTHY" : "DEGRADED";
+  add_watchdog_view(e, health);
   return e;
 }
 
-Result<std::vector<tenant::TankEntry>> tank(tenant::TenantEnv& env) {
+Result<std::vector<tenant::TankEntry>> tank(tenant::TenantEnv& env, const HealthLookup& health) {
   auto tenants = LOB_TRY(env.store->list_tenants());
   std::vector<std::future<tenant::TankEntry>> rows;
   rows.reserve(tenants.size());
   for (const auto& t : tenants) {
-    rows.push_back(std::async(std::launch::async, [&env, &t] { return tank_entry(env, t); }));
+    rows.push_back(
+        std::async(std::launch::async, [&env, &t, &health] { return tank_entry(env, t, health); }));
   }
   std::vector<tenant::TankEntry> out;
   out.reserve(rows.size());

@@ -11,12 +11,15 @@
 // "Healthy" or "Still degraded").
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "health/checks.h"
 #include "health/repairs.h"
+#include "health/state_machine.h"
 #include "tenant/service.h"
 
 namespace lobster::health {
@@ -39,10 +42,17 @@ nlohmann::json to_json(const MoltResult& r);
 Result<MoltResult> molt(tenant::TenantEnv& env, const std::string& name, const store::Actor& actor,
                         const tenant::Progress& progress);
 
-// One `tank` row from the checks (spec §11.2): state SUSPENDED, HEALTHY or DEGRADED.
-tenant::TankEntry tank_entry(tenant::TenantEnv& env, const store::Tenant& tenant);
+// The watchdog's view of a tenant, when the daemon runs one (nullopt: not watched yet).
+using HealthLookup = std::function<std::optional<TenantHealth>(const std::string& tenant)>;
+
+// One `tank` row from the checks (spec §11.2): state SUSPENDED, HEALTHY or DEGRADED, or the
+// watchdog's FAILED / RECOVERING when it has given up on or is repairing the tenant (its state,
+// attempts and last repair time are in the row too).
+tenant::TankEntry tank_entry(tenant::TenantEnv& env, const store::Tenant& tenant,
+                             const HealthLookup& health = {});
 
 // Every tenant's row, computed concurrently.
-Result<std::vector<tenant::TankEntry>> tank(tenant::TenantEnv& env);
+Result<std::vector<tenant::TankEntry>> tank(tenant::TenantEnv& env,
+                                            const HealthLookup& health = {});
 
 }  // namespace lobster::health

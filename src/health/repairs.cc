@@ -124,7 +124,7 @@ std::vector<RepairKind> plan_repairs(const std::vector<CheckResult>& checks) {
                        [&](const CheckResult& c) { return c.check == name && !c.ok; });
   };
   std::vector<RepairKind> plan;
-  if (failed(kNetTap))
+  if (failed(kNetTap) || failed(kNetFirewall))
     plan.push_back(RepairKind::kRecreateNetwork);
   if (failed(kNetTap) || failed(kVmProcess))
     plan.push_back(RepairKind::kRestartVm);
@@ -171,6 +171,7 @@ std::vector<RepairResult> run_repairs(tenant::TenantEnv& env, const store::Tenan
     r.fixed = s.has_value();
     if (!s) {
       r.actions.push_back("error: " + s.error().message);
+      r.code = std::string(code_name(s.error().code));
       log::warn("health.repair_failed", {{"tenant", t.name},
                                          {"repair", r.repair},
                                          {"code", code_name(s.error().code)},

@@ -13,6 +13,8 @@
 //                                     (NAT, isolation and lockdown, which the original forgot),
 //                                     then kRestartVm as well: a re-created TAP is a new device
 //                                     and the running VMM still holds the old one (§16 item 12)
+//   net.firewall                   -> kRecreateNetwork only: the base chains and the tenant's
+//                                     rule set are re-applied; the TAP and VM are untouched
 //   vm.process                     -> kRestartVm: cold boot from the tenant's existing overlay
 //                                     and config disk, then re-inject the gateway token and
 //                                     set the guest clock
@@ -52,6 +54,7 @@ struct RepairResult {
   std::string repair;  // repair_name()
   bool fixed = false;
   std::vector<std::string> actions;  // what was done, in order; the error last when !fixed
+  std::string code = "ok";           // code_name() of the error when !fixed
 };
 
 // {"repair", "fixed", "actions": [...]} (spec §10).

@@ -64,6 +64,8 @@ class StateMachine {
   void record_repair(const std::string& tenant, int64_t now_ms);
   // True while the last repair is less than `cooldown_ms` old (the loop skips the tenant).
   bool in_cooldown(const std::string& tenant, int64_t now_ms, int64_t cooldown_ms) const;
+  // watchdog.maxRepairAttempts changed while running.
+  void set_max_repair_attempts(int64_t n) { max_repair_attempts_ = n; }
   // Drops a tenant that no longer exists.
   void forget(const std::string& tenant);
 

@@ -51,6 +51,9 @@ struct TenantEnv {
   std::function<agent::Endpoint(const std::string& guest_ip)> agent_endpoint;
   // How long spawn waits for the guest agent (TCG boots are slow).
   int64_t agent_wait_ms = 120'000;
+  // Runs follow-up work that must not delay an operation (resume's poke-cron) under a task
+  // name; the daemon hands it to its loop host. Empty: run it inline.
+  std::function<void(const std::string& name, std::function<void()> fn)> run_in_background;
   // Test-only: fail right after the named spawn step took effect (see spawn.h step names).
   std::string fail_after_step_for_test;
 };

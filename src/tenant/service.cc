@@ -16,6 +16,12 @@ nlohmann::json to_json(const TankEntry& e) {
   nlohmann::json failed = nlohmann::json::object();
   for (const auto& [check, message] : e.failed_checks) failed[check] = message;
   j["failedChecks"] = failed;
+  if (!e.watchdog_state.empty()) {
+    j["watchdog"] = {{"state", e.watchdog_state},
+                     {"repairAttempts", e.repair_attempts},
+                     {"lastRepairAtMs", e.last_repair_ms ? nlohmann::json(*e.last_repair_ms)
+                                                         : nlohmann::json(nullptr)}};
+  }
   return j;
 }
 
@@ -35,9 +41,21 @@ Progress TenantService::recorder(const std::string& name) {
   };
 }
 
+void TenantService::set_in_flight(const std::string& name, std::string_view label) {
+  std::lock_guard lock(mu_);
+  in_flight_[name] = std::string(label);
+}
+
 void TenantService::clear_progress(const std::string& name) {
   std::lock_guard lock(mu_);
   progress_.erase(name);
+  in_flight_.erase(name);
+}
+
+std::string TenantService::in_flight(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = in_flight_.find(name);
+  return it == in_flight_.end() ? std::string() : it->second;
 }
 
 std::string TenantService::progress(const std::string& name) {
@@ -46,42 +64,30 @@ std::string TenantService::progress(const std::string& name) {
   return it == progress_.end() ? std::string() : it->second;
 }
 
-namespace {
-// Runs `op` under the tenant's lock and clears its progress line afterwards.
-template <typename Fn>
-auto locked(std::shared_ptr<std::mutex> m, std::mutex& mu, std::map<std::string, std::string>& p,
-            const std::string& name, Fn&& op) {
-  std::lock_guard tenant_lock(*m);
-  auto result = op();
-  std::lock_guard lock(mu);
-  p.erase(name);
-  return result;
-}
-}  // namespace
-
 Result<SpawnResult> TenantService::spawn(const SpawnRequest& request, const store::Actor& actor) {
-  return locked(lock_for(request.name), mu_, progress_, request.name,
-                [&] { return tenant::spawn(env_, request, actor, recorder(request.name)); });
+  return exclusive(
+      request.name, [&](const Progress& p) { return tenant::spawn(env_, request, actor, p); },
+      "spawn");
 }
 
 Status TenantService::evict(const std::string& name, const store::Actor& actor) {
-  return locked(lock_for(name), mu_, progress_, name,
-                [&] { return tenant::evict(env_, name, actor, recorder(name)); });
+  return exclusive(
+      name, [&](const Progress& p) { return tenant::evict(env_, name, actor, p); }, "evict");
 }
 
 Result<SuspendResult> TenantService::suspend(const std::string& name, const store::Actor& actor) {
-  return locked(lock_for(name), mu_, progress_, name,
-                [&] { return tenant::suspend(env_, name, actor, recorder(name)); });
+  return exclusive(
+      name, [&](const Progress& p) { return tenant::suspend(env_, name, actor, p); }, "suspend");
 }
 
 Result<ResumeResult> TenantService::resume(const std::string& name, const store::Actor& actor) {
-  return locked(lock_for(name), mu_, progress_, name,
-                [&] { return tenant::resume(env_, name, actor, recorder(name)); });
+  return exclusive(
+      name, [&](const Progress& p) { return tenant::resume(env_, name, actor, p); }, "resume");
 }
 
 Result<SnapResult> TenantService::snap(const std::string& name, const std::string& out) {
-  return locked(lock_for(name), mu_, progress_, name,
-                [&] { return tenant::snap(env_, name, out); });
+  return exclusive(
+      name, [&](const Progress&) { return tenant::snap(env_, name, out); }, "snap");
 }
 
 Result<store::Tenant> TenantService::get(const std::string& name) {

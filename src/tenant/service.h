@@ -8,7 +8,9 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tenant/env.h"
@@ -24,12 +26,15 @@ struct TankEntry {
   std::string ip;
   std::string status;  // store status
   std::string vm_pid;  // pid, "dead" or "suspended"
-  std::string state;   // HEALTHY | DEGRADED | SUSPENDED | UNKNOWN
+  std::string state;   // HEALTHY | DEGRADED | SUSPENDED | UNKNOWN | FAILED | RECOVERING
   int64_t vcpus = 0;
   int64_t mem_limit_mb = 0;
   std::optional<int64_t> memory_mb;       // VMM resident memory
   std::optional<int64_t> peak_memory_mb;  // the VMM's peak resident memory (headroom vs limit)
   std::vector<std::pair<std::string, std::string>> failed_checks;  // check -> message
+  std::string watchdog_state;  // the daemon watchdog's state ("" = not watched)
+  int64_t repair_attempts = 0;
+  std::optional<int64_t> last_repair_ms;
 };
 nlohmann::json to_json(const TankEntry& e);
 
@@ -51,15 +56,39 @@ class TenantService {
   TenantEnv& env() { return env_; }
 
   // Runs `op(progress)` under the tenant's operation lock, recording its progress lines like
-  // the operations above; for operations built outside this module (health: molt).
+  // the operations above; for operations built outside this module (health: molt). `label`
+  // names the operation for in_flight().
   template <typename Fn>
-  auto exclusive(const std::string& name, Fn&& op) {
+  auto exclusive(const std::string& name, Fn&& op, std::string_view label = "molt") {
     std::shared_ptr<std::mutex> m = lock_for(name);
     std::lock_guard tenant_lock(*m);
+    set_in_flight(name, label);
     auto result = op(recorder(name));
     clear_progress(name);
     return result;
   }
+
+  // Like exclusive(), but never waits: nullopt when another operation holds the tenant (the
+  // daemon's own loops use it, so they never touch a tenant with an operation in flight).
+  template <typename Fn>
+  auto try_exclusive(const std::string& name, std::string_view label, Fn&& op)
+      -> std::optional<decltype(op(Progress{}))> {
+    std::shared_ptr<std::mutex> m = lock_for(name);
+    std::unique_lock tenant_lock(*m, std::try_to_lock);
+    if (!tenant_lock.owns_lock())
+      return std::nullopt;
+    set_in_flight(name, label);
+    auto result = op(recorder(name));
+    clear_progress(name);
+    return result;
+  }
+
+  // The label of the operation holding `name` right now ("spawn", "suspend", "molt",
+  // "watchdog.check", ...), or "" when none does.
+  std::string in_flight(const std::string& name);
+  // Renames the operation the caller runs on `name` under exclusive()/try_exclusive() (the
+  // watchdog goes from checking to repairing).
+  void set_in_flight(const std::string& name, std::string_view label);
 
  private:
   std::shared_ptr<std::mutex> lock_for(const std::string& name);
@@ -70,6 +99,7 @@ class TenantService {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
   std::map<std::string, std::string> progress_;
+  std::map<std::string, std::string> in_flight_;
 };
 
 }  // namespace lobster::tenant

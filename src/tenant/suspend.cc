@@ -183,10 +183,6 @@ Result<ResumeResult> resume(TenantEnv& env, const std::string& name, const store
   if (Status s = agent.set_time(env.clock->now_ms()); !s) {
     log::warn("tenant.resume_set_time_failed", {{"tenant", name}, {"error", s.error().message}});
   }
-  if (auto poked = agent.poke_cron(); !poked) {
-    log::info("tenant.resume_poke_cron_skipped",
-              {{"tenant", name}, {"error", poked.error().message}});
-  }
   timer.begin("finish");
   t = LOB_TRY(env.store->update_tenant(
       name,
@@ -194,6 +190,19 @@ Result<ResumeResult> resume(TenantEnv& env, const std::string& name, const store
       actor));
   (void)fs::remove_tree(f.files.snapshot_dir);
   log::info("tenant.resumed", {{"tenant", name}, {"pid", id.pid}});
+  // Cron timers armed before the suspend may be stale. The guest's gateway can take seconds
+  // to answer (it used to hold resume for up to 15 s): poke it in the background, briefly.
+  auto poke = [agent, name] {
+    if (auto poked = agent.poke_cron(kBackgroundPokeCronMs); !poked) {
+      log::info("tenant.resume_poke_cron_skipped",
+                {{"tenant", name}, {"error", poked.error().message}});
+    }
+  };
+  if (env.run_in_background) {
+    env.run_in_background("poke-cron:" + name, std::move(poke));
+  } else {
+    poke();
+  }
   return ResumeResult{t, timer.finish()};
 }
 

@@ -7,9 +7,10 @@
 // before the VMM is gone resumes the guest and restores "active" (spec §16 item 7).
 // TAP, rules and routes stay while suspended.
 //
-// resume: suspended -> resuming -> restore the VMM from the snapshot -> set the guest clock,
-// re-arm cron timers (soft) -> delete the snapshot -> active. A failure stops the half-started
-// VMM and restores "suspended" with the snapshot intact.
+// resume: suspended -> resuming -> restore the VMM from the snapshot -> set the guest clock
+// -> delete the snapshot -> active; then re-arm the guest's cron timers (poke-cron, soft) in
+// the background (env.run_in_background), so resume never waits on the gateway. A failure stops the
+// half-started VMM and restores "suspended" with the snapshot intact.
 #pragma once
 
 #include <optional>
@@ -22,6 +23,9 @@
 #include "tenant/phases.h"
 
 namespace lobster::tenant {
+
+// Bound of the background poke-cron after a resume.
+inline constexpr int64_t kBackgroundPokeCronMs = 5'000;
 
 struct WakePlan {
   std::optional<int64_t> next_wake_at_ms;  // earliest cron run / heartbeat minus the lead time
@@ -42,7 +46,7 @@ struct SuspendResult {
 };
 
 // phases: "record", "restore" (VMM restored from the snapshot), "agent" (until the guest agent
-// answers), "clock" (guest clock and cron timers), "finish".
+// answers), "clock" (guest clock), "finish".
 struct ResumeResult {
   store::Tenant tenant;
   std::vector<Phase> phases;

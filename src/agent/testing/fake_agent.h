@@ -33,9 +33,13 @@ class FakeGuestAgent {
 
   uint16_t port() const { return server_.port(); }
 
-  std::atomic<bool> responsive{true};  // false: every connection is closed without a reply
-  std::atomic<bool> gateway{true};     // a gateway process is running
-  std::atomic<bool> can_launch{true};  // ensure-gateway succeeds
+  std::atomic<bool> responsive{true};        // false: every connection is closed without a reply
+  std::atomic<bool> gateway{true};           // a gateway process is running
+  std::atomic<bool> can_launch{true};        // ensure-gateway succeeds
+  std::atomic<int> inbound{0};               // get-active-connections "tcp"
+  std::atomic<int> cron_running{0};          // get-active-connections "cron"
+  std::atomic<int> outbound{0};              // get-active-connections "outbound"
+  std::atomic<int64_t> cron_next_run_ms{0};  // > 0: one cron job due then
 
   std::vector<std::string> requests() const {
     std::lock_guard lock(mu_);
@@ -48,6 +52,11 @@ class FakeGuestAgent {
   std::set<std::string> holds() const {
     std::lock_guard lock(mu_);
     return holds_;
+  }
+  // The guest's holds expire on its own clock, which this fake does not have.
+  void expire_holds() {
+    std::lock_guard lock(mu_);
+    holds_.clear();
   }
 
  private:
@@ -78,6 +87,18 @@ class FakeGuestAgent {
       return {{"ok", true}};
     if (type == "poke-cron")
       return {{"deferred", 0}};
+    if (type == "get-active-connections") {
+      return {{"tcp", inbound.load()},
+              {"cron", cron_running.load()},
+              {"hold", holds_.size()},
+              {"outbound", outbound.load()}};
+    }
+    if (type == "get-cron-schedules") {
+      nlohmann::json list = nlohmann::json::array();
+      if (cron_next_run_ms > 0)
+        list.push_back({{"id", "job1"}, {"nextRunAtMs", cron_next_run_ms.load()}});
+      return {{"schedules", list}};
+    }
     if (type == "hold-acquire") {
       holds_.insert(req.value("holdId", ""));
       return {{"ok", true}};

@@ -293,4 +293,39 @@ Status FsCgroups::remove(const std::string& name, int64_t timeout_ms) {
   return ok();
 }
 
+int64_t parse_oom_kill(std::string_view events) {
+  size_t pos = 0;
+  while (pos < events.size()) {
+    size_t end = events.find('\n', pos);
+    std::string_view line = events.substr(pos, end == std::string_view::npos ? end : end - pos);
+    pos = end == std::string_view::npos ? events.size() : end + 1;
+    constexpr std::string_view kKey = "oom_kill ";
+    if (!line.starts_with(kKey))
+      continue;
+    int64_t n = 0;
+    for (char c : line.substr(kKey.size())) {
+      if (c < '0' || c > '9')
+        return 0;
+      if (n > (INT64_MAX - 9) / 10)
+        return n;  // absurd, but still "at least one"
+      n = n * 10 + (c - '0');
+    }
+    return n;
+  }
+  return 0;
+}
+
+int64_t oom_kill_count(const Cgroups& cgroups, const std::string& name) {
+  int64_t total = 0;
+  for (const auto& dir : cgroups.dirs(name)) {
+    for (const char* file : {"/memory.events", "/memory.oom_control"}) {
+      if (auto text = fs::read_file(dir + file); text) {
+        total += parse_oom_kill(*text);
+        break;
+      }
+    }
+  }
+  return total;
+}
+
 }  // namespace lobster::cgroup

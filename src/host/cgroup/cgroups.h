@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -57,6 +58,14 @@ class Cgroups {
 // The parent cgroup name for a lobsterd state root: "lobsterd" for the system layout (empty
 // root), else "lobsterd-<8 hex digits of FNV-1a(root)>". Both VMM drivers use it.
 std::string parent_name_for(const std::string& state_root);
+
+// How many processes the kernel's OOM killer killed in the cgroup `name` since it was made:
+// "oom_kill" of memory.events (v2) or memory.oom_control (v1, kernel >= 4.13). A missing
+// cgroup or file counts 0 (nothing proves an OOM kill). Used to name the cause of a VMM's death.
+int64_t oom_kill_count(const Cgroups& cgroups, const std::string& name);
+
+// Pure: the "oom_kill N" value of memory.events / memory.oom_control text (0 if absent).
+int64_t parse_oom_kill(std::string_view events);
 
 // cgroupfs implementation. create() detects the layout below `root`: v2 when
 // <root>/cgroup.controllers exists, v1 when <root>/memory, <root>/cpu and <root>/pids exist;

@@ -129,3 +129,29 @@ TEST(FsCgroups, RejectsPathLikeNames) {
 
 }  // namespace
 }  // namespace lobster::cgroup
+
+namespace lobster::cgroup {
+namespace {
+
+TEST(OomKillTest, ParsesMemoryEventsAndOomControl) {
+  EXPECT_EQ(parse_oom_kill("low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n"), 1);
+  EXPECT_EQ(parse_oom_kill("oom_kill_disable 0\nunder_oom 0\noom_kill 4\n"), 4);
+  EXPECT_EQ(parse_oom_kill("low 0\n"), 0);
+  EXPECT_EQ(parse_oom_kill(""), 0);
+  EXPECT_EQ(parse_oom_kill("oom_kill x\n"), 0);
+}
+
+TEST(OomKillTest, CountsTheCgroupsMemoryEvents) {
+  ::lobster::testing::TempDir dir;
+  std::ofstream(dir.path() + "/cgroup.controllers") << "memory cpu pids\n";
+  std::ofstream(dir.path() + "/cgroup.subtree_control") << "";
+  auto cg = FsCgroups::create(dir.path(), "lobsterd-x");
+  ASSERT_TRUE(cg.has_value());
+  EXPECT_EQ(oom_kill_count(**cg, "vm1"), 0);  // no cgroup: nothing proves an OOM kill
+  std::filesystem::create_directories(dir.path() + "/lobsterd-x/vm1");
+  std::ofstream(dir.path() + "/lobsterd-x/vm1/memory.events") << "oom 1\noom_kill 1\n";
+  EXPECT_EQ(oom_kill_count(**cg, "vm1"), 1);
+}
+
+}  // namespace
+}  // namespace lobster::cgroup

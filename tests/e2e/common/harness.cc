@@ -93,9 +93,11 @@ pid_t read_pid_file(const std::string& path) {
   return static_cast<pid_t>(std::atoi(text->c_str()));
 }
 
-Status start_minimal_suite(const StateRoot& root) {
+Status start_minimal_suite(const StateRoot& root, const nlohmann::json& overrides) {
   LOB_TRY(enter_private_netns());
-  LOB_TRY(root.create(minimal_config()));
+  nlohmann::json config = minimal_config();
+  config.merge_patch(overrides);
+  LOB_TRY(root.create(config));
   CmdResult build = root.cli({"image", "build", "--profile", "minimal"}, 900'000);
   if (build.exit != 0)
     return make_error(ErrorCode::kInternal, "image build exited {}: {}", build.exit, build.err);

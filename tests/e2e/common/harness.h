@@ -63,9 +63,11 @@ nlohmann::json minimal_config();
 
 class StateRoot;
 // The usual suite start (SetUpTestSuite): this process enters a private network namespace,
-// `root` gets minimal_config(), the minimal image is built and `init -y` starts the daemon.
-// The error names the step and carries the command's output.
-Status start_minimal_suite(const StateRoot& root);
+// `root` gets minimal_config() with `overrides` merged in (JSON merge patch, e.g.
+// {"watchdog": {"enabled": false}}), the minimal image is built and `init -y` starts the
+// daemon. The error names the step and carries the command's output.
+Status start_minimal_suite(const StateRoot& root,
+                           const nlohmann::json& overrides = nlohmann::json::object());
 
 // pid read from a pid file (0 if missing or unparsable).
 pid_t read_pid_file(const std::string& path);
