@@ -54,8 +54,8 @@ struct Config {
   struct Network {
     std::string bridge_name = "lobster0";  // ignored (no bridge)
     std::string subnet_base = "10.0.0.0";
-    int64_t subnet_mask = 30;               // ignored (/30 per tenant is fixed)
-    int64_t gateway_port_start = 9000;      // ignored (no public port per tenant)
+    int64_t subnet_mask = 30;           // ignored (/30 per tenant is fixed)
+    int64_t gateway_port_start = 9000;  // ignored (no public port per tenant)
   } network;
   struct Caddy {
     std::string admin_api = "http://localhost:2019";  // used only with caddy.external
@@ -103,6 +103,10 @@ struct Config {
   struct Image {
     std::string default_profile = "openclaw";  // "openclaw" | "minimal"
   } image;
+  struct Ingress {                        // lobsterd's router behind Caddy (src/ingress/server.h)
+    int64_t wake_timeout_ms = 30000;      // a request for a suspended tenant waits this long
+    int64_t max_waiting_per_tenant = 64;  // held connections per waking tenant, then 503
+  } ingress;
 
   // Defaults with path keys filled in from `paths`.
   static Config defaults(const Paths& paths);

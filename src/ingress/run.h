@@ -1,0 +1,14 @@
+// The ingress process (`lobsterd ingress`, started by the daemon): wires IngressServer to the
+// real tenant directory (read-only queries on the SQLite store, so routing and wake-ups keep
+// working while the daemon is down or restarting) and to the daemon's API for resumes.
+#pragma once
+
+#include "core/error.h"
+#include "core/paths.h"
+
+namespace lobster::ingress {
+
+// Serves until SIGTERM or SIGINT. Errors: kConfigInvalid, kStoreFailed, kIoFailed (sockets).
+Status run_ingress(const Paths& paths);
+
+}  // namespace lobster::ingress

@@ -1,0 +1,278 @@
+#include "ingress/server.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "api/http_status.h"
+#include "core/log.h"
+#include "guest/ws/http.h"
+#include "ingress/counters.h"
+#include "ingress/head.h"
+#include "ingress/relay.h"
+
+namespace lobster::ingress {
+namespace {
+
+guest::ws::Deadline in_ms(int64_t ms) {
+  return std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+}
+
+Result<UniqueFd> listen_unix(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path))
+    return make_error(ErrorCode::kIoFailed, "socket path too long: {}", path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd)
+    return errno_error(ErrorCode::kIoFailed, "socket " + path);
+  ::unlink(path.c_str());  // a stale socket of a dead ingress blocks bind
+  mode_t old = ::umask(077);
+  // Kernel ABI: sockaddr_un is the sockaddr for AF_UNIX.
+  int r = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  ::umask(old);
+  if (r != 0)
+    return errno_error(ErrorCode::kIoFailed, "bind " + path);
+  ::chmod(path.c_str(), 0600);
+  if (::listen(fd.get(), 1024) != 0)
+    return errno_error(ErrorCode::kIoFailed, "listen " + path);
+  return fd;
+}
+
+std::string reason_for(unsigned status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
+  }
+}
+
+}  // namespace
+
+// The answer for a connection the ingress cannot relay: status + api::error_body JSON.
+std::string error_response(unsigned status, const Error& e, int64_t retry_after_s) {
+  std::string body = api::error_body(e).dump();
+  std::string head =
+      "HTTP/1.1 " + std::to_string(status) + " " + reason_for(status) +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n";
+  if (retry_after_s > 0)
+    head += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
+  return head + "\r\n" + body;
+}
+
+std::string json_response(const nlohmann::json& j) {
+  std::string body = j.dump();
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+IngressServer::IngressServer(IngressOptions options, TenantDirectory& directory, Waker& waker,
+                             const Clock& clock)
+    : options_(std::move(options)), directory_(directory), waker_(waker), clock_(clock) {}
+
+Result<std::unique_ptr<IngressServer>> IngressServer::create(IngressOptions options,
+                                                             TenantDirectory& directory,
+                                                             Waker& waker, const Clock& clock) {
+  std::unique_ptr<IngressServer> s(new IngressServer(std::move(options), directory, waker, clock));
+  s->listen_fd_ = LOB_TRY(listen_unix(s->options_.listen_socket));
+  s->control_fd_ = LOB_TRY(listen_unix(s->options_.control_socket));
+  s->stop_fd_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!s->stop_fd_)
+    return errno_error(ErrorCode::kIoFailed, "eventfd");
+  s->started_ms_ = clock.now_ms();
+  return s;
+}
+
+IngressServer::~IngressServer() { stop(); }
+
+void IngressServer::stop() {
+  stopping_ = true;
+  uint64_t one = 1;
+  (void)::write(stop_fd_.get(), &one, sizeof(one));
+  std::unique_lock lock(mu_);
+  for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return threads_ == 0; });
+}
+
+void IngressServer::track(int fd, bool add) {
+  std::lock_guard lock(mu_);
+  if (add)
+    open_fds_.insert(fd);
+  else
+    open_fds_.erase(fd);
+}
+
+void IngressServer::serve() {
+  log::info("ingress.serving", {{"socket", options_.listen_socket}, {"domain", options_.domain}});
+  while (!stopping_) {
+    pollfd p[3] = {
+        {stop_fd_.get(), POLLIN, 0}, {listen_fd_.get(), POLLIN, 0}, {control_fd_.get(), POLLIN, 0}};
+    if (::poll(p, 3, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      log::error("ingress.poll_failed", {{"errno", errno}});
+      break;
+    }
+    if (stopping_)
+      break;
+    for (int i = 1; i < 3; ++i) {
+      if ((p[i].revents & POLLIN) == 0)
+        continue;
+      UniqueFd fd(::accept4(p[i].fd, nullptr, nullptr, SOCK_CLOEXEC));
+      if (!fd)
+        continue;  // EMFILE and friends: the peer sees a reset, the ingress goes on
+      std::lock_guard lock(mu_);
+      if (i == 1 && threads_ >= options_.max_connections) {
+        Error e{ErrorCode::kResourceExhausted, "the ingress is at its connection limit"};
+        std::string answer = error_response(503, e, options_.retry_after_s);
+        (void)::send(fd.get(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        continue;
+      }
+      ++threads_;
+      const int raw_fd = fd.get();
+      open_fds_.insert(raw_fd);
+      try {
+        std::thread([this, i, conn = std::move(fd)]() mutable {
+          const int raw = conn.get();
+          if (i == 1)
+            handle_client(std::move(conn));
+          else
+            handle_control(std::move(conn));
+          std::lock_guard done(mu_);
+          open_fds_.erase(raw);
+          --threads_;
+          cv_.notify_all();
+        }).detach();
+      } catch (const std::system_error&) {
+        --threads_;  // no thread: `fd` was moved into the failed lambda and is closed
+        open_fds_.erase(raw_fd);
+        log::warn("ingress.thread_failed", {});
+      }
+    }
+  }
+}
+
+IngressServer::Counters& IngressServer::counters_for(const std::string& tenant) {
+  std::lock_guard lock(mu_);
+  auto& c = counters_[tenant];
+  if (!c)
+    c = std::make_unique<Counters>();
+  return *c;
+}
+
+ActivityReport IngressServer::activity() const {
+  ActivityReport r;
+  r.pid = ::getpid();
+  r.started_ms = started_ms_;
+  r.domain = options_.domain;
+  std::lock_guard lock(mu_);
+  for (const auto& [name, c] : counters_) r.tenants[name] = c->snapshot();
+  return r;
+}
+
+void IngressServer::handle_control(UniqueFd fd) {
+  auto head = guest::ws::read_http_head(fd.get(), in_ms(2000), 4096);
+  if (!head)
+    return;
+  auto req = guest::ws::parse_http_request(head->head);
+  std::string answer;
+  if (req && req->method == "GET" && req->path() == "/v1/ping") {
+    answer = json_response({{"ok", true}, {"pid", ::getpid()}, {"domain", options_.domain}});
+  } else if (req && req->method == "GET" && req->path() == "/v1/activity") {
+    answer = json_response(to_json(activity()));
+  } else {
+    answer = error_response(404, Error{ErrorCode::kRouteNotFound, "no such control endpoint"}, 0);
+  }
+  (void)guest::ws::write_all(fd.get(), answer, in_ms(2000));
+}
+
+void IngressServer::handle_client(UniqueFd fd) {
+  auto fail = [&](unsigned status, const Error& e, int64_t retry_after_s = 0) {
+    (void)guest::ws::write_all(fd.get(), error_response(status, e, retry_after_s), in_ms(2000));
+  };
+  const int64_t started = clock_.monotonic_ms();
+  auto head =
+      guest::ws::read_http_head(fd.get(), in_ms(options_.head_timeout_ms), options_.max_head_bytes);
+  if (!head) {
+    if (head.error().code == ErrorCode::kExecTimeout)
+      fail(408, Error{ErrorCode::kExecTimeout, "the request head did not arrive in time"});
+    else
+      fail(400, with_hint(Error{ErrorCode::kValidationFailed, head.error().message},
+                          "send one HTTP/1.x request head within " +
+                              std::to_string(options_.max_head_bytes) + " bytes")
+                    .error());
+    return;
+  }
+  auto route = route_head(head->head, options_.domain);
+  if (!route) {
+    fail(route.error().code == ErrorCode::kTenantNotFound ? 404 : 400, route.error());
+    return;
+  }
+  auto target = directory_.lookup(route->tenant);
+  if (!target) {
+    fail(target.error().code == ErrorCode::kTenantNotFound ? 404 : 503, target.error(),
+         target.error().code == ErrorCode::kTenantNotFound ? 0 : options_.retry_after_s);
+    return;
+  }
+  Counters& counters = counters_for(route->tenant);
+  OpenConnection open(counters, clock_);
+  const int64_t deadline = started + options_.wake_timeout_ms;
+  if (target->status != store::TenantStatus::kActive) {
+    Status awake = await_active(route->tenant, counters, deadline);
+    if (!awake) {
+      unsigned status = awake.error().code == ErrorCode::kTenantNotFound ? 404 : 503;
+      fail(status, awake.error(), status == 503 ? options_.retry_after_s : 0);
+      return;
+    }
+    target = directory_.lookup(route->tenant);
+    if (!target) {
+      fail(503, target.error(), options_.retry_after_s);
+      return;
+    }
+  }
+  // Right after a resume the guest's listener may need a moment: retry until the deadline.
+  Result<int> upstream =
+      connect_tcp(target->address, options_.gateway_port, options_.connect_timeout_ms);
+  while (!upstream && clock_.monotonic_ms() + 100 < deadline && !stopping_) {
+    if (!sleep_ms(100))
+      break;
+    upstream = connect_tcp(target->address, options_.gateway_port, options_.connect_timeout_ms);
+  }
+  if (!upstream) {
+    fail(502, upstream.error());
+    return;
+  }
+  UniqueFd up(*upstream);
+  track(up.get(), true);
+  std::string replay = head->head + head->rest;
+  relay(fd.get(), up.get(), replay,
+        {.to_tenant = [&](int64_t n) { counters.client_bytes(n, clock_.now_ms()); },
+         .to_client = [&](int64_t n) { counters.bytes_to_client += n; }});
+  track(up.get(), false);
+}
+
+bool IngressServer::sleep_ms(int64_t ms) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_.load(); });
+  return !stopping_;
+}
+
+}  // namespace lobster::ingress
