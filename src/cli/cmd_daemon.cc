@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "daemon/daemon.h"
+#include "ingress/run.h"
 
 namespace lobster::cli {
 
@@ -25,6 +26,12 @@ void register_daemon(CommandHost& host) {
   cmd->footer(
       "Test-only: LOBSTERD_TEST_FAIL_STEP=<spawn step> in the daemon's environment makes every\n"
       "spawn fail right after that step (crash-safety tests). Never set it in production.");
+}
+
+void register_ingress(CommandHost& host) {
+  host.add("ingress",
+           "Run the ingress router in the foreground (the daemon starts and supervises it)",
+           [](CliContext& ctx) -> Status { return ingress::run_ingress(ctx.paths()); });
 }
 
 }  // namespace lobster::cli

@@ -71,18 +71,11 @@ CheckResult check_gateway(const agent::AgentClient& agent) {
   return pass(kNetGateway, fmt::format("Gateway running (pid {})", *stats->gateway_pid));
 }
 
-CheckResult check_routes(tenant::TenantEnv& env, const store::Tenant& t) {
-  auto ids = env.proxy->live_route_ids();
-  if (!ids)
-    return fail(kNetCaddyRoute, "Cannot list Caddy routes: " + ids.error().message);
-  std::vector<std::string> missing;
-  for (const std::string& want : {proxy::route_id(t.name), proxy::ws_route_id(t.name)}) {
-    if (std::find(ids->begin(), ids->end(), want) == ids->end())
-      missing.push_back(want);
-  }
-  if (!missing.empty())
-    return fail(kNetCaddyRoute, fmt::format("Missing route(s): {}", fmt::join(missing, ", ")));
-  return pass(kNetCaddyRoute, "HTTP and WebSocket routes present");
+CheckResult check_ingress(tenant::TenantEnv& env) {
+  Status s = env.proxy->check();
+  if (!s)
+    return fail(kNetIngress, s.error().message);
+  return pass(kNetIngress, "Caddy and the ingress are running and answering");
 }
 
 }  // namespace
@@ -125,7 +118,7 @@ std::vector<CheckResult> run_checks(tenant::TenantEnv& env, const store::Tenant&
   auto responsive = std::async(std::launch::async, [&] { return check_responsive(agent); });
   auto tap = std::async(std::launch::async, [&] { return check_tap(env, f); });
   auto gateway = std::async(std::launch::async, [&] { return check_gateway(agent); });
-  CheckResult routes = check_routes(env, t);
+  CheckResult routes = check_ingress(env);
   out.push_back(process.get());
   out.push_back(responsive.get());
   out.push_back(tap.get());

@@ -12,7 +12,7 @@
 //   net.tap          the TAP exists (rtnetlink), is up and has the host address
 //   net.gateway      get-stats reports a gateway pid (3 s; not a TCP probe of the gateway,
 //                    which would count as a client)
-//   net.caddy-route  Caddy serves both lobster-<name> and lobster-<name>-ws (asked live)
+//   net.ingress      Caddy and the ingress run and answer (the ingress routes every tenant)
 // A suspended tenant has no VM to check: every check reports ok "Skipped: suspended".
 #pragma once
 
@@ -31,9 +31,9 @@ inline constexpr std::string_view kVmProcess = "vm.process";
 inline constexpr std::string_view kVmResponsive = "vm.responsive";
 inline constexpr std::string_view kNetTap = "net.tap";
 inline constexpr std::string_view kNetGateway = "net.gateway";
-inline constexpr std::string_view kNetCaddyRoute = "net.caddy-route";
+inline constexpr std::string_view kNetIngress = "net.ingress";
 inline constexpr std::array<std::string_view, 5> kCheckOrder = {kVmProcess, kVmResponsive, kNetTap,
-                                                                kNetGateway, kNetCaddyRoute};
+                                                                kNetGateway, kNetIngress};
 
 struct CheckResult {
   std::string check;  // one of kCheckOrder

@@ -70,12 +70,9 @@ Status ensure_gateway(tenant::TenantEnv& env, const store::Tenant& t, const tena
   return ok();
 }
 
-Status readd_routes(tenant::TenantEnv& env, const store::Tenant& t, const tenant::TenantFacts& f,
-                    Actions& actions) {
-  // add_tenant replaces both routes as one change, so a half-present pair is fixed too.
-  LOB_TRY(env.proxy->add_tenant({t.name, f.subnet.guest.to_string() + ":9000"}));
-  actions.push_back("Re-added routes " + proxy::route_id(t.name) + " and " +
-                    proxy::ws_route_id(t.name));
+Status restart_ingress(tenant::TenantEnv& env, Actions& actions) {
+  LOB_TRY(env.proxy->ensure_running());
+  actions.push_back("Started Caddy and the ingress where they were not answering");
   return ok();
 }
 
@@ -89,8 +86,8 @@ std::string_view repair_name(RepairKind kind) {
       return "vm.restart";
     case RepairKind::kEnsureGateway:
       return "gateway.ensure";
-    case RepairKind::kReaddRoutes:
-      return "proxy.readd-routes";
+    case RepairKind::kRestartIngress:
+      return "ingress.restart";
   }
   return "unknown";
 }
@@ -111,8 +108,8 @@ std::vector<RepairKind> plan_repairs(const std::vector<CheckResult>& checks) {
     plan.push_back(RepairKind::kRestartVm);
   if (failed(kVmResponsive) || failed(kNetGateway))
     plan.push_back(RepairKind::kEnsureGateway);
-  if (failed(kNetCaddyRoute))
-    plan.push_back(RepairKind::kReaddRoutes);
+  if (failed(kNetIngress))
+    plan.push_back(RepairKind::kRestartIngress);
   return plan;
 }
 
@@ -139,8 +136,8 @@ std::vector<RepairResult> run_repairs(tenant::TenantEnv& env, const store::Tenan
         case RepairKind::kEnsureGateway:
           s = ensure_gateway(env, t, *facts, r.actions);
           break;
-        case RepairKind::kReaddRoutes:
-          s = readd_routes(env, t, *facts, r.actions);
+        case RepairKind::kRestartIngress:
+          s = restart_ingress(env, r.actions);
           break;
       }
     }

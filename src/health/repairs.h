@@ -17,7 +17,7 @@
 //                                     and config disk, then re-inject the gateway token and
 //                                     set the guest clock
 //   vm.responsive, net.gateway     -> kEnsureGateway: the agent's ensure-gateway
-//   net.caddy-route                -> kReaddRoutes: add (replace) both routes
+//   net.ingress                    -> kRestartIngress: start Caddy + ingress (kill a hung one)
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -31,9 +31,9 @@
 
 namespace lobster::health {
 
-enum class RepairKind { kRecreateNetwork, kRestartVm, kEnsureGateway, kReaddRoutes };
+enum class RepairKind { kRecreateNetwork, kRestartVm, kEnsureGateway, kRestartIngress };
 
-// Stable names: "net.recreate-tap", "vm.restart", "gateway.ensure", "proxy.readd-routes".
+// Stable names: "net.recreate-tap", "vm.restart", "gateway.ensure", "ingress.restart".
 std::string_view repair_name(RepairKind kind);
 
 struct RepairResult {

@@ -9,17 +9,19 @@ const TenantActivity* ActivityReport::find(const std::string& tenant) const {
   return it == tenants.end() ? nullptr : &it->second;
 }
 
+nlohmann::json to_json(const TenantActivity& a) {
+  return {{"openConnections", a.open_connections},
+          {"waitingConnections", a.waiting_connections},
+          {"bytesToTenant", a.bytes_to_tenant},
+          {"bytesToClient", a.bytes_to_client},
+          {"lastClientActivityMs", a.last_client_activity_ms},
+          {"connectionsTotal", a.connections_total},
+          {"wakes", a.wakes}};
+}
+
 nlohmann::json to_json(const ActivityReport& r) {
   nlohmann::json tenants = nlohmann::json::object();
-  for (const auto& [name, a] : r.tenants) {
-    tenants[name] = {{"openConnections", a.open_connections},
-                     {"waitingConnections", a.waiting_connections},
-                     {"bytesToTenant", a.bytes_to_tenant},
-                     {"bytesToClient", a.bytes_to_client},
-                     {"lastClientActivityMs", a.last_client_activity_ms},
-                     {"connectionsTotal", a.connections_total},
-                     {"wakes", a.wakes}};
-  }
+  for (const auto& [name, a] : r.tenants) tenants[name] = to_json(a);
   return {{"pid", r.pid}, {"startedMs", r.started_ms}, {"domain", r.domain}, {"tenants", tenants}};
 }
 

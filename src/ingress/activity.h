@@ -47,6 +47,7 @@ struct ActivityReport {
   const TenantActivity* find(const std::string& tenant) const;
 };
 
+nlohmann::json to_json(const TenantActivity& activity);
 nlohmann::json to_json(const ActivityReport& report);
 // kProtocolError when `j` is not the shape above.
 Result<ActivityReport> activity_from_json(const nlohmann::json& j);

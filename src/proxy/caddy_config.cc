@@ -4,8 +4,6 @@ namespace lobster::proxy {
 
 using nlohmann::json;
 
-std::string route_id(const std::string& tenant) { return "lobster-" + tenant; }
-std::string ws_route_id(const std::string& tenant) { return "lobster-" + tenant + "-ws"; }
 std::string tenant_host(const std::string& tenant, const std::string& domain) {
   return tenant + "." + domain;
 }
@@ -19,46 +17,49 @@ bool uses_internal_ca(const std::string& domain) {
   return false;
 }
 
+json forwarded_header_policy() {
+  return {{"request",
+           {{"set",
+             {{"X-Forwarded-For", json::array({"{http.request.remote.host}"})},
+              {"X-Forwarded-Proto", json::array({"{http.request.scheme}"})},
+              {"X-Forwarded-Host", json::array({"{http.request.host}"})}}},
+            {"delete", json::array({"Forwarded", "X-Real-IP"})}}}};
+}
+
 namespace {
 
-json proxy_handler(const std::string& upstream, bool close_upstream) {
-  json h = {{"handler", "reverse_proxy"},
-            {"upstreams", json::array({{{"dial", upstream}}})},
-            {"transport", {{"protocol", "http"}, {"dial_timeout", "3s"}}},
-            {"load_balancing", {{"try_duration", "30s"}, {"try_interval", "500ms"}}}};
-  if (close_upstream) {
-    // No upstream keep-alive pooling: pooled idle connections would count as active clients
-    // in the guest and block idle suspend (spec §5.6).
-    h["headers"] = {{"request", {{"set", {{"Connection", json::array({"close"})}}}}}};
-  }
-  return h;
+json ingress_handler(const std::string& ingress_socket) {
+  return {{"handler", "reverse_proxy"},
+          {"upstreams", json::array({{{"dial", "unix/" + ingress_socket}}})},
+          // One upstream connection per request: the ingress routes a connection by its first
+          // request head only, so a pooled connection must never carry another tenant's request.
+          {"transport",
+           {{"protocol", "http"}, {"dial_timeout", "3s"}, {"keep_alive", {{"enabled", false}}}}},
+          {"flush_interval", -1},
+          {"headers", forwarded_header_policy()}};
+}
+
+// Hosts outside *.<domain>: the same JSON error shape lobsterd answers everywhere.
+json not_found_handler() {
+  return {{"handler", "static_response"},
+          {"status_code", 404},
+          {"headers", {{"Content-Type", json::array({"application/json"})}}},
+          {"body", R"({"code":"TENANT_NOT_FOUND","message":"no tenant is served at this host"})"},
+          {"close", true}};
 }
 
 }  // namespace
 
-std::vector<json> tenant_routes(const TenantRoute& route, const std::string& domain) {
-  std::string host = tenant_host(route.tenant, domain);
-  json ws = {{"@id", ws_route_id(route.tenant)},
-             {"match", json::array({{{"host", json::array({host})},
-                                     {"header", {{"Connection", json::array({"*Upgrade*"})}}}}})},
-             {"handle", json::array({proxy_handler(route.upstream, false)})},
-             {"terminal", true}};
-  json http = {{"@id", route_id(route.tenant)},
-               {"match", json::array({{{"host", json::array({host})}}})},
-               {"handle", json::array({proxy_handler(route.upstream, true)})},
-               {"terminal", true}};
-  return {ws, http};
-}
-
-json base_config(const ProxyOptions& o, const std::vector<TenantRoute>& routes) {
-  json route_list = json::array();
-  for (const auto& r : routes) {
-    for (auto& j : tenant_routes(r, o.domain)) route_list.push_back(std::move(j));
-  }
+json base_config(const ProxyOptions& o) {
+  std::string wildcard = "*." + o.domain;
+  json routes = json::array({{{"match", json::array({{{"host", json::array({wildcard})}}})},
+                              {"handle", json::array({ingress_handler(o.ingress_socket)})},
+                              {"terminal", true}},
+                             {{"handle", json::array({not_found_handler()})}, {"terminal", true}}});
   json server = {
       {"listen",
        json::array({":" + std::to_string(o.https_port), ":" + std::to_string(o.http_port)})},
-      {"routes", route_list},
+      {"routes", routes},
   };
   // Caddy decides which ports are "HTTP" and "HTTPS" by these app-level settings.
   json http_app = {{"http_port", o.http_port},
@@ -70,7 +71,6 @@ json base_config(const ProxyOptions& o, const std::vector<TenantRoute>& routes) 
       {"logging", {{"logs", {{"default", {{"level", "WARN"}}}}}}},
   };
   json apps = {{"http", http_app}};
-  std::string wildcard = "*." + o.domain;
   if (o.tls_cert_path && o.tls_key_path) {
     apps["http"]["servers"][kServerName]["tls_connection_policies"] = json::array({json::object()});
     apps["tls"] = {{"certificates",

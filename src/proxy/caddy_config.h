@@ -1,13 +1,13 @@
-// Pure builders for Caddy's JSON configuration: the base config lobsterd runs its own Caddy
-// with, and the two routes (WebSocket + HTTP) each tenant gets (spec §5.6, with fixes: the
-// admin API listens on a 0600 Unix socket, and the full route set is always part of the base
-// config so a Caddy restart restores every route, spec §16 item 11/13).
+// Pure builders for Caddy's JSON configuration. The config is static: one site for
+// `*.<domain>` forwarding everything to lobsterd's ingress over its Unix socket
+// (DESIGN.md "Ingress"). It depends only on ProxyOptions, never on the tenants, so tenant
+// changes never reload Caddy (Caddy 2.6 closes every proxied WebSocket on a reload). The admin
+// API listens on a 0600 Unix socket.
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace lobster::proxy {
 
@@ -17,29 +17,26 @@ struct ProxyOptions {
   int64_t https_port = 443;
   std::string admin_socket;                  // Unix socket path for Caddy's admin API
   std::string storage_dir;                   // Caddy's data (internal CA, certificates)
+  std::string ingress_socket;                // the ingress's listen socket (Caddy's upstream)
   std::optional<std::string> tls_cert_path;  // operator-provided certificate (else ACME/internal)
   std::optional<std::string> tls_key_path;
 };
 
-struct TenantRoute {
-  std::string tenant;
-  std::string upstream;  // "10.0.0.6:9000"
-  bool operator==(const TenantRoute&) const = default;
-};
-
 inline constexpr const char* kServerName = "lobster";
 
-std::string route_id(const std::string& tenant);     // "lobster-<tenant>"
-std::string ws_route_id(const std::string& tenant);  // "lobster-<tenant>-ws"
 std::string tenant_host(const std::string& tenant, const std::string& domain);
 
 // True when certificates come from Caddy's internal CA (.localhost, .local, .internal names).
 bool uses_internal_ca(const std::string& domain);
 
-// [ws_route, http_route] for one tenant; the WebSocket route must precede the HTTP route.
-std::vector<nlohmann::json> tenant_routes(const TenantRoute& route, const std::string& domain);
+// The request-header policy of the site: what the gateway behind the ingress may trust.
+// Caddy overwrites X-Forwarded-For (the client's address as Caddy saw it), X-Forwarded-Proto
+// and X-Forwarded-Host, and drops Forwarded and X-Real-IP, so a client cannot forge them;
+// the ingress relays the head unchanged. The one place to change what OpenClaw sees
+// (gateway.trustedProxies names the host side of the tenant's /30, the ingress's source).
+nlohmann::json forwarded_header_policy();
 
-// The whole Caddy config: admin socket, storage, the "lobster" server with every route, TLS.
-nlohmann::json base_config(const ProxyOptions& options, const std::vector<TenantRoute>& routes);
+// The whole Caddy config: admin socket, storage, the "lobster" server, TLS.
+nlohmann::json base_config(const ProxyOptions& options);
 
 }  // namespace lobster::proxy

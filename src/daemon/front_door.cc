@@ -1,0 +1,101 @@
+#include "daemon/front_door.h"
+
+#include <filesystem>
+
+#include "core/fs.h"
+
+namespace lobster::daemon {
+
+proxy::ProxyOptions caddy_options(const Paths& paths, const Config& cfg) {
+  proxy::ProxyOptions o;
+  o.domain = cfg.caddy.domain;
+  o.http_port = cfg.caddy.http_port;
+  o.https_port = cfg.caddy.https_port;
+  o.admin_socket = paths.caddy_admin_socket();
+  o.storage_dir = paths.caddy_dir() + "/data";
+  o.ingress_socket = paths.ingress_socket();
+  o.tls_cert_path = cfg.caddy.tls_cert_path;
+  o.tls_key_path = cfg.caddy.tls_key_path;
+  return o;
+}
+
+proxy::CaddyLaunch caddy_launch(const Paths& paths, const Config& cfg) {
+  proxy::CaddyLaunch l;
+  l.caddy_binary = cfg.caddy.binary_path;
+  l.config_file = paths.caddy_config_file();
+  l.pid_file = paths.run_dir + "/caddy.pid";
+  l.home_dir = paths.caddy_dir() + "/home";
+  l.log_file = paths.log_dir + "/caddy.log";
+  return l;
+}
+
+FrontDoor::FrontDoor(const Paths& paths, const Config& cfg) : paths_(paths), config_(cfg) {}
+
+bool FrontDoor::started_locked() const {
+  return (caddy_ && ingress_) || fs::exists(paths_.ingress_pid_file());
+}
+
+Status FrontDoor::ensure_running() {
+  std::lock_guard lock(mu_);
+  if (!ingress_) {
+    std::error_code ec;
+    std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (ec)
+      return make_error(ErrorCode::kIngressUnavailable, "cannot resolve /proc/self/exe");
+    std::string control = paths_.ingress_control_socket();
+    std::vector<std::string> argv = {self, "ingress"};
+    if (!paths_.root.empty()) {
+      argv.push_back("--root");
+      argv.push_back(paths_.root);
+    }
+    proxy::ProcessSpec spec{.name = "ingress",
+                            .argv = argv,
+                            .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+                            .pid_file = paths_.ingress_pid_file(),
+                            .log_file = paths_.log_dir + "/ingress.log",
+                            .adopt_arg = "ingress",
+                            .stale_sockets = {paths_.ingress_socket(), control},
+                            .ready = [control] { return ingress::ping(control, 1000).has_value(); },
+                            .error_code = ErrorCode::kIngressUnavailable,
+                            .hint = "`lobsterd molt` retries; see the ingress log",
+                            .supervise = true};
+    ingress_ = LOB_TRY(proxy::SupervisedProcess::start(std::move(spec)));
+  } else {
+    LOB_TRY(ingress_->ensure_running());
+  }
+  if (!caddy_) {
+    caddy_ = LOB_TRY(
+        proxy::CaddyProxy::start(caddy_options(paths_, config_), caddy_launch(paths_, config_)));
+  } else {
+    LOB_TRY(caddy_->ensure_running());
+  }
+  return ok();
+}
+
+Status FrontDoor::check() {
+  std::lock_guard lock(mu_);
+  if (!caddy_ || !ingress_) {
+    return make_error(
+        with_hint(Error{ErrorCode::kIngressUnavailable, "Caddy and the ingress are not started"},
+                  "`lobsterd molt` starts them")
+            .error());
+  }
+  if (!caddy_->healthy())
+    return make_error(ErrorCode::kCaddyApiError,
+                      "Caddy is not running or its admin socket is silent");
+  if (!ingress_->healthy())
+    return make_error(ErrorCode::kIngressUnavailable,
+                      "the ingress is not running or not answering");
+  return ok();
+}
+
+Result<ingress::ActivityReport> FrontDoor::activity() {
+  {
+    std::lock_guard lock(mu_);
+    if (!started_locked())
+      return ingress::ActivityReport{};
+  }
+  return ingress::query_activity(paths_.ingress_control_socket());
+}
+
+}  // namespace lobster::daemon
