@@ -123,8 +123,9 @@ void DaemonHarness::tear_down() {
       }
     }
   }
-  // Caddy is the daemon's child; read its pid before uninit removes the run directory.
+  // Caddy and the ingress outlive the daemon; read their pids before uninit removes run/.
   auto caddy = fs::read_file(root_ + "/run/caddy.pid");
+  auto ingress = fs::read_file(root_ + "/run/ingress.pid");
   auto daemon = fs::read_file(root_ + "/run/lobsterd.pid");
   process::RunResult un = run_cli({"uninit", "-y"}, 60'000);
   if (!un.ok()) {
@@ -132,11 +133,14 @@ void DaemonHarness::tear_down() {
     if (daemon)
       ::kill(std::atoi(daemon->c_str()), SIGTERM);
   }
-  // Only if that pid is still a Caddy whose command line names our root (pids get reused).
-  if (caddy) {
-    auto cmd = fs::read_file("/proc/" + std::to_string(std::atoi(caddy->c_str())) + "/cmdline");
-    if (cmd && cmd->find("caddy") != std::string::npos && cmd->find(root_) != std::string::npos)
-      ::kill(std::atoi(caddy->c_str()), SIGTERM);
+  // Only if that pid is still a Caddy / ingress whose command line names our root (pids get
+  // reused).
+  for (const auto& [pid_text, role] : {std::pair{caddy, "caddy"}, std::pair{ingress, "ingress"}}) {
+    if (!pid_text)
+      continue;
+    auto cmd = fs::read_file("/proc/" + std::to_string(std::atoi(pid_text->c_str())) + "/cmdline");
+    if (cmd && cmd->find(role) != std::string::npos && cmd->find(root_) != std::string::npos)
+      ::kill(std::atoi(pid_text->c_str()), SIGTERM);
   }
   std::error_code ec;
   std::filesystem::remove_all(root_, ec);

@@ -29,6 +29,42 @@ proxy::CaddyLaunch caddy_launch(const Paths& paths, const Config& cfg) {
   return l;
 }
 
+namespace {
+
+Result<proxy::ProcessSpec> ingress_spec(const Paths& paths) {
+  std::error_code ec;
+  std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec)
+    return make_error(ErrorCode::kIngressUnavailable, "cannot resolve /proc/self/exe");
+  std::string control = paths.ingress_control_socket();
+  std::vector<std::string> argv = {self, "ingress"};
+  if (!paths.root.empty()) {
+    argv.push_back("--root");
+    argv.push_back(paths.root);
+  }
+  return proxy::ProcessSpec{.name = "ingress",
+                            .argv = argv,
+                            .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+                            .pid_file = paths.ingress_pid_file(),
+                            .log_file = paths.log_dir + "/ingress.log",
+                            .adopt_arg = "ingress",
+                            .stale_sockets = {paths.ingress_socket(), control},
+                            .ready = [control] { return ingress::ping(control, 1000).has_value(); },
+                            .error_code = ErrorCode::kIngressUnavailable,
+                            .hint = "`lobsterd molt` retries; see the ingress log",
+                            .supervise = true};
+}
+
+}  // namespace
+
+Status stop_front_door(const Paths& paths, const Config& cfg) {
+  Status first =
+      proxy::CaddyProxy::stop_recorded(caddy_options(paths, cfg), caddy_launch(paths, cfg));
+  proxy::ProcessSpec spec = LOB_TRY(ingress_spec(paths));
+  Status second = proxy::SupervisedProcess::stop_recorded(std::move(spec));
+  return first ? second : first;
+}
+
 FrontDoor::FrontDoor(const Paths& paths, const Config& cfg) : paths_(paths), config_(cfg) {}
 
 bool FrontDoor::started_locked() const {
@@ -38,27 +74,7 @@ bool FrontDoor::started_locked() const {
 Status FrontDoor::ensure_running() {
   std::lock_guard lock(mu_);
   if (!ingress_) {
-    std::error_code ec;
-    std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-    if (ec)
-      return make_error(ErrorCode::kIngressUnavailable, "cannot resolve /proc/self/exe");
-    std::string control = paths_.ingress_control_socket();
-    std::vector<std::string> argv = {self, "ingress"};
-    if (!paths_.root.empty()) {
-      argv.push_back("--root");
-      argv.push_back(paths_.root);
-    }
-    proxy::ProcessSpec spec{.name = "ingress",
-                            .argv = argv,
-                            .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-                            .pid_file = paths_.ingress_pid_file(),
-                            .log_file = paths_.log_dir + "/ingress.log",
-                            .adopt_arg = "ingress",
-                            .stale_sockets = {paths_.ingress_socket(), control},
-                            .ready = [control] { return ingress::ping(control, 1000).has_value(); },
-                            .error_code = ErrorCode::kIngressUnavailable,
-                            .hint = "`lobsterd molt` retries; see the ingress log",
-                            .supervise = true};
+    proxy::ProcessSpec spec = LOB_TRY(ingress_spec(paths_));
     ingress_ = LOB_TRY(proxy::SupervisedProcess::start(std::move(spec)));
   } else {
     LOB_TRY(ingress_->ensure_running());

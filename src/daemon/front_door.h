@@ -18,6 +18,10 @@ namespace lobster::daemon {
 proxy::ProxyOptions caddy_options(const Paths& paths, const Config& cfg);
 proxy::CaddyLaunch caddy_launch(const Paths& paths, const Config& cfg);
 
+// Terminates the Caddy and the ingress this root's pid files record (uninit, after the daemon
+// stopped): they outlive the daemon on purpose, so nothing else ends them.
+Status stop_front_door(const Paths& paths, const Config& cfg);
+
 class FrontDoor final : public proxy::Proxy {
  public:
   FrontDoor(const Paths& paths, const Config& cfg);

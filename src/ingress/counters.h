@@ -34,14 +34,10 @@ struct IngressServer::Counters {
   }
 };
 
-// Counts one routed connection for as long as it lives (a new connection is client activity).
+// Ends the count IngressServer::open_counters() started when the connection goes.
 class OpenConnection {
  public:
-  OpenConnection(IngressServer::Counters& c, const Clock& clock) : c_(c) {
-    ++c_.open_connections;
-    ++c_.connections_total;
-    c_.last_client_activity_ms = clock.now_ms();
-  }
+  explicit OpenConnection(IngressServer::Counters& c) : c_(c) {}
   ~OpenConnection() { --c_.open_connections; }
   OpenConnection(const OpenConnection&) = delete;
   OpenConnection& operator=(const OpenConnection&) = delete;

@@ -9,13 +9,14 @@
 
 #include <cstring>
 #include <thread>
+#include <vector>
 
-#include "api/http_status.h"
 #include "core/log.h"
 #include "guest/ws/http.h"
 #include "ingress/counters.h"
 #include "ingress/head.h"
 #include "ingress/relay.h"
+#include "ingress/response.h"
 
 namespace lobster::ingress {
 namespace {
@@ -46,42 +47,7 @@ Result<UniqueFd> listen_unix(const std::string& path) {
   return fd;
 }
 
-std::string reason_for(unsigned status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 408:
-      return "Request Timeout";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Error";
-  }
-}
-
 }  // namespace
-
-// The answer for a connection the ingress cannot relay: status + api::error_body JSON.
-std::string error_response(unsigned status, const Error& e, int64_t retry_after_s) {
-  std::string body = api::error_body(e).dump();
-  std::string head =
-      "HTTP/1.1 " + std::to_string(status) + " " + reason_for(status) +
-      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nConnection: close\r\n";
-  if (retry_after_s > 0)
-    head += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
-  return head + "\r\n" + body;
-}
-
-std::string json_response(const nlohmann::json& j) {
-  std::string body = j.dump();
-  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-}
 
 IngressServer::IngressServer(IngressOptions options, TenantDirectory& directory, Waker& waker,
                              const Clock& clock)
@@ -152,10 +118,15 @@ void IngressServer::serve() {
       try {
         std::thread([this, i, conn = std::move(fd)]() mutable {
           const int raw = conn.get();
-          if (i == 1)
-            handle_client(std::move(conn));
-          else
-            handle_control(std::move(conn));
+          try {
+            if (i == 1)
+              handle_client(std::move(conn));
+            else
+              handle_control(std::move(conn));
+          } catch (const std::exception& e) {
+            // Never take the other connections down with this one.
+            log::error("ingress.connection_failed", {{"what", e.what()}});
+          }
           std::lock_guard done(mu_);
           open_fds_.erase(raw);
           --threads_;
@@ -170,12 +141,35 @@ void IngressServer::serve() {
   }
 }
 
-IngressServer::Counters& IngressServer::counters_for(const std::string& tenant) {
+IngressServer::Counters& IngressServer::open_counters(const std::string& tenant) {
   std::lock_guard lock(mu_);
   auto& c = counters_[tenant];
   if (!c)
     c = std::make_unique<Counters>();
+  ++c->open_connections;  // under mu_: prune_counters() never frees counters in use
+  ++c->connections_total;
+  c->last_client_activity_ms = clock_.now_ms();
   return *c;
+}
+
+void IngressServer::prune_counters() {
+  std::vector<std::string> idle;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, c] : counters_) {
+      if (c->open_connections == 0)
+        idle.push_back(name);
+    }
+  }
+  for (const auto& name : idle) {
+    auto t = directory_.lookup(name);
+    if (t || t.error().code != ErrorCode::kTenantNotFound)
+      continue;
+    std::lock_guard lock(mu_);
+    auto it = counters_.find(name);
+    if (it != counters_.end() && it->second->open_connections == 0)
+      counters_.erase(it);  // evicted: its counters must not outlive it
+  }
 }
 
 ActivityReport IngressServer::activity() const {
@@ -197,6 +191,7 @@ void IngressServer::handle_control(UniqueFd fd) {
   if (req && req->method == "GET" && req->path() == "/v1/ping") {
     answer = json_response({{"ok", true}, {"pid", ::getpid()}, {"domain", options_.domain}});
   } else if (req && req->method == "GET" && req->path() == "/v1/activity") {
+    prune_counters();
     answer = json_response(to_json(activity()));
   } else {
     answer = error_response(404, Error{ErrorCode::kRouteNotFound, "no such control endpoint"}, 0);
@@ -232,8 +227,8 @@ void IngressServer::handle_client(UniqueFd fd) {
          target.error().code == ErrorCode::kTenantNotFound ? 0 : options_.retry_after_s);
     return;
   }
-  Counters& counters = counters_for(route->tenant);
-  OpenConnection open(counters, clock_);
+  Counters& counters = open_counters(route->tenant);
+  OpenConnection open(counters);
   const int64_t deadline = started + options_.wake_timeout_ms;
   if (target->status != store::TenantStatus::kActive) {
     Status awake = await_active(route->tenant, counters, deadline);

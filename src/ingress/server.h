@@ -97,7 +97,10 @@ class IngressServer {
   // Ok when `tenant` is active, else the error to answer with (503 / 404).
   Status await_active(const std::string& tenant, Counters& counters, int64_t deadline_ms);
   void run_wake(const std::string& tenant, std::shared_ptr<Wake> wake, Counters& counters);
-  Counters& counters_for(const std::string& tenant);
+  // The tenant's counters with this connection counted as open (and as client activity).
+  Counters& open_counters(const std::string& tenant);
+  // Drops the counters of idle tenants the directory no longer knows (evicted).
+  void prune_counters();
   bool sleep_ms(int64_t ms);  // false when stopping
   void track(int fd, bool add);
 

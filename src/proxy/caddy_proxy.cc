@@ -1,5 +1,7 @@
 #include "proxy/caddy_proxy.h"
 
+#include <sys/stat.h>
+
 #include "core/fs.h"
 #include "core/log.h"
 
@@ -14,6 +16,38 @@ Result<bool> write_caddy_config(const ProxyOptions& options, const std::string& 
   return true;
 }
 
+namespace {
+
+ProcessSpec process_spec(const ProxyOptions& options, const CaddyLaunch& launch,
+                         CaddyAdmin* admin) {
+  const std::string& home = launch.home_dir;
+  return ProcessSpec{
+      .name = "caddy",
+      .argv = {launch.caddy_binary, "run", "--config", launch.config_file},
+      .env = {"HOME=" + home, "XDG_DATA_HOME=" + home + "/data",
+              "XDG_CONFIG_HOME=" + home + "/config", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+      .pid_file = launch.pid_file,
+      .log_file = launch.log_file,
+      .adopt_arg = launch.config_file,
+      .stale_sockets = {options.admin_socket},
+      // umask 077 already made the admin socket owner-only (0700); sockets need no x bit.
+      .ready =
+          [admin, socket = options.admin_socket] {
+            return admin->reachable() && ::chmod(socket.c_str(), 0600) == 0;
+          },
+      .error_code = ErrorCode::kCaddyApiError,
+      .hint = "is another server using ports " + std::to_string(options.http_port) + "/" +
+              std::to_string(options.https_port) + "?",
+      .supervise = launch.supervise};
+}
+
+}  // namespace
+
+Status CaddyProxy::stop_recorded(const ProxyOptions& options, const CaddyLaunch& launch) {
+  CaddyAdmin admin(options.admin_socket);
+  return SupervisedProcess::stop_recorded(process_spec(options, launch, &admin));
+}
+
 CaddyProxy::CaddyProxy(ProxyOptions options, CaddyLaunch launch)
     : options_(std::move(options)),
       launch_(std::move(launch)),
@@ -24,22 +58,7 @@ Result<std::unique_ptr<CaddyProxy>> CaddyProxy::start(ProxyOptions options, Cadd
   LOB_TRY(fs::ensure_dir(p->launch_.home_dir, 0700));
   LOB_TRY(fs::ensure_dir(p->options_.storage_dir, 0700));
   bool changed = LOB_TRY(write_caddy_config(p->options_, p->launch_.config_file));
-  const std::string& home = p->launch_.home_dir;
-  CaddyAdmin* admin = p->admin_.get();
-  ProcessSpec spec{
-      .name = "caddy",
-      .argv = {p->launch_.caddy_binary, "run", "--config", p->launch_.config_file},
-      .env = {"HOME=" + home, "XDG_DATA_HOME=" + home + "/data",
-              "XDG_CONFIG_HOME=" + home + "/config", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-      .pid_file = p->launch_.pid_file,
-      .log_file = p->launch_.log_file,
-      .adopt_arg = "",
-      .stale_sockets = {p->options_.admin_socket},
-      .ready = [admin] { return admin->reachable(); },
-      .error_code = ErrorCode::kCaddyApiError,
-      .hint = "is another server using ports " + std::to_string(p->options_.http_port) + "/" +
-              std::to_string(p->options_.https_port) + "?",
-      .supervise = p->launch_.supervise};
+  ProcessSpec spec = process_spec(p->options_, p->launch_, p->admin_.get());
   p->process_ = LOB_TRY(SupervisedProcess::start(std::move(spec)));
   if (changed) {
     // An adopted Caddy still runs the previous settings (a new domain or TLS setup).

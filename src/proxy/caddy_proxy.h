@@ -33,6 +33,8 @@ class CaddyProxy {
   // Errors: kCaddyApiError (Caddy cannot start or refuses the config), kIoFailed.
   static Result<std::unique_ptr<CaddyProxy>> start(ProxyOptions options, CaddyLaunch launch);
 
+  // Terminates the Caddy recorded in launch.pid_file if it is ours (uninit; no daemon needed).
+  static Status stop_recorded(const ProxyOptions& options, const CaddyLaunch& launch);
   // Stops supervision and terminates Caddy (SIGTERM, then SIGKILL after 5 s) by pidfd.
   Status stop_caddy();
   // Pid of the Caddy currently supervised (0 if none).

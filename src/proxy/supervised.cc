@@ -71,6 +71,23 @@ Result<std::unique_ptr<SupervisedProcess>> SupervisedProcess::start(ProcessSpec 
   return p;
 }
 
+Status SupervisedProcess::stop_recorded(ProcessSpec spec) {
+  spec.ready = nullptr;  // a hung process is still ours to stop
+  spec.supervise = false;
+  SupervisedProcess p(std::move(spec));
+  bool adopted = false;
+  {
+    std::lock_guard lock(p.mu_);
+    adopted = p.adopt_locked();
+  }
+  if (!adopted) {
+    ::unlink(p.spec_.pid_file.c_str());
+    for (const auto& s : p.spec_.stale_sockets) ::unlink(s.c_str());
+    return ok();
+  }
+  return p.stop();
+}
+
 SupervisedProcess::~SupervisedProcess() {
   stopping_ = true;
   uint64_t one = 1;

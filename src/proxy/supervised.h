@@ -41,6 +41,9 @@ class SupervisedProcess {
   // Adopts the recorded process if it is ours and ready, else spawns one and waits for ready().
   // Errors: spec.error_code (exec failed, exited during start-up with its log tail, timeout).
   static Result<std::unique_ptr<SupervisedProcess>> start(ProcessSpec spec);
+  // Terminates the process `spec` recorded in its pid file, if it is really ours (uninit).
+  // Nothing recorded or not ours: removes the stale pid file and sockets only.
+  static Status stop_recorded(ProcessSpec spec);
   // Stops supervising; the process keeps running.
   ~SupervisedProcess();
   SupervisedProcess(const SupervisedProcess&) = delete;
