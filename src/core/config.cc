@@ -258,7 +258,8 @@ Status read_watchdog(ObjectReader& r, Config& c) {
 
 Status read_ingress(ObjectReader& r, Config& c) {
   LOB_TRY(r.integer("wakeTimeoutMs", c.ingress.wake_timeout_ms, 100, 600'000));
-  return r.integer("maxWaitingPerTenant", c.ingress.max_waiting_per_tenant, 1, 100'000);
+  LOB_TRY(r.integer("maxWaitingPerTenant", c.ingress.max_waiting_per_tenant, 1, 100'000));
+  return r.integer("askPort", c.ingress.ask_port, 1, 65535);
 }
 
 Status read_openclaw(ObjectReader& r, Config& c) {
@@ -450,7 +451,8 @@ nlohmann::json config_to_json(const Config& c) {
   j["vmm"] = {{"driver", vmm_driver_name(c.vmm.driver)}, {"qemuBinary", c.vmm.qemu_binary}};
   j["image"] = {{"defaultProfile", c.image.default_profile}};
   j["ingress"] = {{"wakeTimeoutMs", c.ingress.wake_timeout_ms},
-                  {"maxWaitingPerTenant", c.ingress.max_waiting_per_tenant}};
+                  {"maxWaitingPerTenant", c.ingress.max_waiting_per_tenant},
+                  {"askPort", c.ingress.ask_port}};
   return j;
 }
 

@@ -14,6 +14,7 @@ proxy::ProxyOptions caddy_options(const Paths& paths, const Config& cfg) {
   o.admin_socket = paths.caddy_admin_socket();
   o.storage_dir = paths.caddy_dir() + "/data";
   o.ingress_socket = paths.ingress_socket();
+  o.ask_port = cfg.ingress.ask_port;
   o.tls_cert_path = cfg.caddy.tls_cert_path;
   o.tls_key_path = cfg.caddy.tls_key_path;
   return o;

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "host/net/subnet.h"
 #include "ingress/server.h"
+#include "proxy/caddy_config.h"
 #include "store/sqlite_store.h"
 
 namespace lobster::ingress {
@@ -64,6 +65,13 @@ Status run_ingress(const Paths& paths) {
   options.domain = config.caddy.domain;
   options.wake_timeout_ms = config.ingress.wake_timeout_ms;
   options.max_waiting_per_tenant = config.ingress.max_waiting_per_tenant;
+  // Same rule as Caddy's config (proxy/caddy_config.h): only then does Caddy ask.
+  proxy::ProxyOptions caddy;
+  caddy.domain = config.caddy.domain;
+  caddy.tls_cert_path = config.caddy.tls_cert_path;
+  caddy.tls_key_path = config.caddy.tls_key_path;
+  if (proxy::uses_on_demand_tls(caddy))
+    options.ask_port = config.ingress.ask_port;
 
   // SIGTERM/SIGINT are taken by a thread that stops the server; block them everywhere else.
   sigset_t stop_signals;

@@ -1,5 +1,7 @@
 #include "ingress/server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -47,6 +49,24 @@ Result<UniqueFd> listen_unix(const std::string& path) {
   return fd;
 }
 
+Result<UniqueFd> listen_loopback(int64_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd)
+    return errno_error(ErrorCode::kIoFailed, "socket");
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // Kernel ABI: sockaddr_in is the sockaddr for AF_INET.
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0)
+    return errno_error(ErrorCode::kIoFailed, fmt::format("bind 127.0.0.1:{}", port));
+  if (::listen(fd.get(), 64) != 0)
+    return errno_error(ErrorCode::kIoFailed, "listen");
+  return fd;
+}
+
 }  // namespace
 
 IngressServer::IngressServer(IngressOptions options, TenantDirectory& directory, Waker& waker,
@@ -59,6 +79,8 @@ Result<std::unique_ptr<IngressServer>> IngressServer::create(IngressOptions opti
   std::unique_ptr<IngressServer> s(new IngressServer(std::move(options), directory, waker, clock));
   s->listen_fd_ = LOB_TRY(listen_unix(s->options_.listen_socket));
   s->control_fd_ = LOB_TRY(listen_unix(s->options_.control_socket));
+  if (s->options_.ask_port > 0)
+    s->ask_fd_ = LOB_TRY(listen_loopback(s->options_.ask_port));
   s->stop_fd_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!s->stop_fd_)
     return errno_error(ErrorCode::kIoFailed, "eventfd");
@@ -89,9 +111,11 @@ void IngressServer::track(int fd, bool add) {
 void IngressServer::serve() {
   log::info("ingress.serving", {{"socket", options_.listen_socket}, {"domain", options_.domain}});
   while (!stopping_) {
-    pollfd p[3] = {
-        {stop_fd_.get(), POLLIN, 0}, {listen_fd_.get(), POLLIN, 0}, {control_fd_.get(), POLLIN, 0}};
-    if (::poll(p, 3, -1) < 0) {
+    pollfd p[4] = {{stop_fd_.get(), POLLIN, 0},
+                   {listen_fd_.get(), POLLIN, 0},
+                   {control_fd_.get(), POLLIN, 0},
+                   {ask_fd_.get(), POLLIN, 0}};
+    if (::poll(p, ask_fd_ ? 4 : 3, -1) < 0) {
       if (errno == EINTR)
         continue;
       log::error("ingress.poll_failed", {{"errno", errno}});
@@ -99,7 +123,7 @@ void IngressServer::serve() {
     }
     if (stopping_)
       break;
-    for (int i = 1; i < 3; ++i) {
+    for (int i = 1; i < (ask_fd_ ? 4 : 3); ++i) {
       if ((p[i].revents & POLLIN) == 0)
         continue;
       UniqueFd fd(::accept4(p[i].fd, nullptr, nullptr, SOCK_CLOEXEC));
@@ -122,7 +146,7 @@ void IngressServer::serve() {
             if (i == 1)
               handle_client(std::move(conn));
             else
-              handle_control(std::move(conn));
+              handle_control(std::move(conn), i == 3);
           } catch (const std::exception& e) {
             // Never take the other connections down with this one.
             log::error("ingress.connection_failed", {{"what", e.what()}});
@@ -182,13 +206,24 @@ ActivityReport IngressServer::activity() const {
   return r;
 }
 
-void IngressServer::handle_control(UniqueFd fd) {
+void IngressServer::handle_control(UniqueFd fd, bool ask_only) {
   auto head = guest::ws::read_http_head(fd.get(), in_ms(2000), 4096);
   if (!head)
     return;
   auto req = guest::ws::parse_http_request(head->head);
   std::string answer;
-  if (req && req->method == "GET" && req->path() == "/v1/ping") {
+  if (req && req->method == "GET" && req->path() == "/v1/ask") {
+    // Caddy's on-demand TLS: a certificate only for <existing tenant>.<domain>.
+    auto host = req->query_param("domain");
+    Result<std::string> tenant = host ? tenant_for_host(*host, options_.domain)
+                                      : make_error(ErrorCode::kValidationFailed, "no domain");
+    Result<TenantTarget> target =
+        tenant ? directory_.lookup(*tenant) : Result<TenantTarget>(make_error(tenant.error()));
+    answer = target ? json_response({{"ok", true}}) : error_response(404, target.error(), 0);
+  } else if (ask_only) {
+    answer =
+        error_response(404, Error{ErrorCode::kRouteNotFound, "only /v1/ask is served here"}, 0);
+  } else if (req && req->method == "GET" && req->path() == "/v1/ping") {
     answer = json_response({{"ok", true}, {"pid", ::getpid()}, {"domain", options_.domain}});
   } else if (req && req->method == "GET" && req->path() == "/v1/activity") {
     prune_counters();

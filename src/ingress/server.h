@@ -14,6 +14,7 @@
 // Per tenant it counts connections, bytes both ways and the last client activity
 // (activity.h), served with a liveness probe on the control socket:
 //   GET /v1/ping -> {"ok":true,"pid":..,"domain":..}    GET /v1/activity -> activity.h JSON
+// and, with ask_port set, Caddy's on-demand TLS question on loopback TCP (GET /v1/ask).
 //
 //   IngressServer::create(options, directory, waker) then serve() on its own thread; stop()
 //   from any thread ends serve() after every connection thread has finished.
@@ -70,6 +71,9 @@ struct IngressOptions {
   int64_t connect_timeout_ms = 3'000;  // to an active tenant's gateway
   int64_t max_connections = 4096;
   int64_t retry_after_s = 5;
+  // > 0: also serve Caddy's on-demand TLS `ask` on 127.0.0.1:<ask_port> (GET /v1/ask?domain=
+  // <host> -> 200 for a host of an existing tenant, else 404); nothing else is served there.
+  int64_t ask_port = 0;
 };
 
 class IngressServer {
@@ -93,7 +97,8 @@ class IngressServer {
   IngressServer(IngressOptions options, TenantDirectory& directory, Waker& waker,
                 const Clock& clock);
   void handle_client(UniqueFd fd);
-  void handle_control(UniqueFd fd);
+  // `ask_only`: the loopback TCP listener, which answers nothing but /v1/ask.
+  void handle_control(UniqueFd fd, bool ask_only);
   // Ok when `tenant` is active, else the error to answer with (503 / 404).
   Status await_active(const std::string& tenant, Counters& counters, int64_t deadline_ms);
   void run_wake(const std::string& tenant, std::shared_ptr<Wake> wake, Counters& counters);
@@ -109,7 +114,7 @@ class IngressServer {
   Waker& waker_;
   const Clock& clock_;
   int64_t started_ms_ = 0;
-  UniqueFd listen_fd_, control_fd_, stop_fd_;
+  UniqueFd listen_fd_, control_fd_, ask_fd_, stop_fd_;
   std::atomic<bool> stopping_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;  // wake results, thread exits, stop

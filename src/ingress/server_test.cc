@@ -2,8 +2,10 @@
 // tenant directory and a fake waker standing in for the daemon's resume.
 #include "ingress/server.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -166,6 +168,29 @@ TEST_F(IngressServerTest, RelaysToActiveTenantAndCounts) {
   ASSERT_THAT(remote, IsOk());
   EXPECT_EQ(remote->tenants, a.tenants);
   EXPECT_THAT(ping(tmp_.path() + "/ctl.sock"), IsOk());
+}
+
+TEST_F(IngressServerTest, AskApprovesOnlyExistingTenantsOnLoopback) {
+  start({.ask_port = 17079});
+  auto ask = [](const std::string& query) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(17079);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    // Kernel ABI: sockaddr_in is the sockaddr for AF_INET.
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0)
+      return std::string("connect failed");
+    (void)ws::write_all(fd.get(), "GET " + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                        in_ms(5000));
+    auto head = ws::read_http_head(fd.get(), in_ms(5000), 16384);
+    return head ? head->head : std::string("no answer");
+  };
+  EXPECT_THAT(ask("/v1/ask?domain=alice.lobster.localhost"), HasSubstr("200 OK"));
+  EXPECT_THAT(ask("/v1/ask?domain=bob.lobster.localhost"), HasSubstr("404"));
+  EXPECT_THAT(ask("/v1/ask?domain=alice.evil.com"), HasSubstr("404"));
+  EXPECT_THAT(ask("/v1/ask"), HasSubstr("404"));
+  EXPECT_THAT(ask("/v1/activity"), HasSubstr("404"));  // counters never leave the 0600 socket
 }
 
 TEST_F(IngressServerTest, AnswersErrorsWithJson) {

@@ -17,6 +17,14 @@ bool uses_internal_ca(const std::string& domain) {
   return false;
 }
 
+bool uses_on_demand_tls(const ProxyOptions& o) {
+  return !(o.tls_cert_path && o.tls_key_path) && !uses_internal_ca(o.domain);
+}
+
+std::string ask_url(const ProxyOptions& o) {
+  return "http://127.0.0.1:" + std::to_string(o.ask_port) + "/v1/ask";
+}
+
 json forwarded_header_policy() {
   return {{"request",
            {{"set",
@@ -84,6 +92,12 @@ json base_config(const ProxyOptions& o) {
         {"automation",
          {{"policies", json::array({{{"subjects", json::array({wildcard, o.domain})},
                                      {"issuers", json::array({{{"module", "internal"}}})}}})}}}};
+  }
+  if (uses_on_demand_tls(o)) {
+    apps["tls"] = {{"automation",
+                    {{"on_demand", {{"ask", ask_url(o)}}},
+                     {"policies", json::array({{{"subjects", json::array({wildcard})},
+                                                {"on_demand", true}}})}}}};
   }
   cfg["apps"] = apps;
   return cfg;

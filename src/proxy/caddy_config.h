@@ -18,6 +18,7 @@ struct ProxyOptions {
   std::string admin_socket;                  // Unix socket path for Caddy's admin API
   std::string storage_dir;                   // Caddy's data (internal CA, certificates)
   std::string ingress_socket;                // the ingress's listen socket (Caddy's upstream)
+  int64_t ask_port = 7071;                   // the ingress's on-demand TLS `ask` endpoint
   std::optional<std::string> tls_cert_path;  // operator-provided certificate (else ACME/internal)
   std::optional<std::string> tls_key_path;
 };
@@ -35,6 +36,12 @@ bool uses_internal_ca(const std::string& domain);
 // the ingress relays the head unchanged. The one place to change what OpenClaw sees
 // (gateway.trustedProxies names the host side of the tenant's /30, the ingress's source).
 nlohmann::json forwarded_header_policy();
+
+// True when Caddy gets certificates on demand (a public domain without caddy.tls): one per
+// tenant name, approved by the ingress's ask endpoint (a wildcard needs a DNS challenge).
+bool uses_on_demand_tls(const ProxyOptions& options);
+// http://127.0.0.1:<ask_port>/v1/ask: answers 200 only for names of existing tenants.
+std::string ask_url(const ProxyOptions& options);
 
 // The whole Caddy config: admin socket, storage, the "lobster" server, TLS.
 nlohmann::json base_config(const ProxyOptions& options);

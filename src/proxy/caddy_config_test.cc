@@ -55,11 +55,18 @@ TEST(CaddyConfigTest, ProvidedCertificates) {
   EXPECT_FALSE(c["apps"].contains("pki"));
 }
 
-TEST(CaddyConfigTest, PublicDomainUsesAcmeDefaults) {
+TEST(CaddyConfigTest, PublicDomainGetsCertificatesOnDemandForTenantsOnly) {
   ProxyOptions o;
   o.domain = "agents.example.com";
+  o.ask_port = 7123;
   json c = base_config(o);
-  EXPECT_FALSE(c["apps"].contains("tls"));
+  EXPECT_EQ(c["apps"]["tls"]["automation"]["on_demand"]["ask"], "http://127.0.0.1:7123/v1/ask");
+  EXPECT_EQ(c["apps"]["tls"]["automation"]["policies"][0]["subjects"][0], "*.agents.example.com");
+  EXPECT_TRUE(c["apps"]["tls"]["automation"]["policies"][0]["on_demand"].get<bool>());
+  EXPECT_TRUE(uses_on_demand_tls(o));
+  o.tls_cert_path = "/c.pem";
+  o.tls_key_path = "/k.pem";
+  EXPECT_FALSE(uses_on_demand_tls(o));
   EXPECT_FALSE(uses_internal_ca("agents.example.com"));
   EXPECT_TRUE(uses_internal_ca("lobster.localhost"));
   EXPECT_TRUE(uses_internal_ca("lobster.local"));
