@@ -1,9 +1,13 @@
 #include "daemon_harness.h"
 
+#include <sched.h>
 #include <signal.h>
+#include <stdlib.h>  // getloadavg
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -160,6 +164,55 @@ std::string accel_of_pid(int64_t pid) {
       return accel;
   }
   return "unknown";
+}
+
+namespace {
+
+std::string default_lobsterd() {
+  const char* dir = std::getenv("LOBSTER_BINARY_DIR");  // NOLINT(concurrency-mt-unsafe)
+  if (dir != nullptr)
+    return std::string(dir) + "/src/daemon/lobsterd";
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path().parent_path().parent_path() / "src/daemon/lobsterd").string();
+}
+
+}  // namespace
+
+std::optional<int> prepare_bench(const char* name, int argc, char** argv, BenchArgs& args) {
+  args.lobsterd = default_lobsterd();
+  for (int i = 1; i < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--runs" && i + 1 < argc) {
+      args.runs = std::max(1, std::atoi(argv[i + 1]));
+    } else if (flag == "--lobsterd" && i + 1 < argc) {
+      args.lobsterd = argv[i + 1];
+    } else {
+      std::cerr << "usage: " << name << " [--runs N] [--lobsterd PATH]\n";
+      return 2;
+    }
+  }
+  if (::geteuid() != 0) {
+    std::cerr << name << " needs root (namespaces, TAPs, iptables, cgroups)\n";
+    return 1;
+  }
+  if (::unshare(CLONE_NEWNET) != 0) {
+    std::cerr << "unshare(CLONE_NEWNET): " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  process::PosixProcessRunner runner;
+  if (auto r = runner.run_checked({"ip", "link", "set", "lo", "up"}); !r) {
+    std::cerr << r.error().to_string() << "\n";
+    return 1;
+  }
+  return std::nullopt;
+}
+
+nlohmann::json load_average() {
+  double load[3] = {0, 0, 0};
+  if (::getloadavg(load, 3) != 3)
+    return nullptr;
+  return {load[0], load[1], load[2]};
 }
 
 }  // namespace lobster::bench

@@ -64,13 +64,6 @@ struct Bench {
   }
 };
 
-nlohmann::json load_average() {
-  double load[3] = {0, 0, 0};
-  if (::getloadavg(load, 3) != 3)
-    return nullptr;
-  return {load[0], load[1], load[2]};
-}
-
 Status measure(DaemonHarness& d, int runs, nlohmann::json& out) {
   Bench b{d, {}, "", d.root() + "/body.bin"};
   LOB_TRY(d.cli_json({"spawn", kTenant, "--profile", "minimal"}, 600'000));
@@ -123,35 +116,11 @@ Status measure(DaemonHarness& d, int runs, nlohmann::json& out) {
 }
 
 int run(int argc, char** argv) {
-  int runs = 5;
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  std::string lobsterd =
-      (self.parent_path().parent_path().parent_path() / "src/daemon/lobsterd").string();
-  for (int i = 1; i < argc; i += 2) {
-    std::string flag = argv[i];
-    if (flag == "--runs" && i + 1 < argc) {
-      runs = std::max(1, std::atoi(argv[i + 1]));
-    } else if (flag == "--lobsterd" && i + 1 < argc) {
-      lobsterd = argv[i + 1];
-    } else {
-      std::cerr << "usage: wake_bench [--runs N] [--lobsterd PATH]\n";
-      return 2;
-    }
-  }
-  if (::geteuid() != 0) {
-    std::cerr << "wake_bench needs root (namespaces, TAPs, iptables, cgroups)\n";
-    return 1;
-  }
-  if (::unshare(CLONE_NEWNET) != 0) {
-    std::cerr << "unshare(CLONE_NEWNET): " << std::strerror(errno) << "\n";
-    return 1;
-  }
-  process::PosixProcessRunner runner;
-  if (auto r = runner.run_checked({"ip", "link", "set", "lo", "up"}); !r) {
-    std::cerr << r.error().to_string() << "\n";
-    return 1;
-  }
+  BenchArgs args;
+  if (auto rc = prepare_bench("wake_bench", argc, argv, args))
+    return *rc;
+  const int runs = args.runs;
+  const std::string& lobsterd = args.lobsterd;
   nlohmann::json doc = {{"bench", "wake"}, {"runs", runs}, {"loadAvgStart", load_average()}};
   {
     auto d = DaemonHarness::create(lobsterd, "/tmp/lwb" + std::to_string(::getpid()));

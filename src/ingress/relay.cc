@@ -10,8 +10,11 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <cstring>
 
 #include "core/unique_fd.h"
+#include "guest/ws/http.h"
 
 namespace lobster::ingress {
 namespace {
@@ -87,26 +90,6 @@ struct Direction {
   }
 };
 
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, 30'000) <= 0)
-        return false;
-      continue;
-    }
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Result<int> connect_tcp(const std::string& ip, uint16_t port, int64_t timeout_ms) {
@@ -146,7 +129,8 @@ Result<int> connect_tcp(const std::string& ip, uint16_t port, int64_t timeout_ms
 
 void relay(int client, int upstream, std::string_view replay, const RelayHooks& hooks) {
   if (!replay.empty()) {
-    if (!write_all(upstream, replay))
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    if (!guest::ws::write_all(upstream, replay, deadline))
       return;
     hooks.to_tenant(static_cast<int64_t>(replay.size()));
   }

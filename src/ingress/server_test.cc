@@ -15,6 +15,7 @@
 
 #include "core/testing/matchers.h"
 #include "core/testing/temp_dir.h"
+#include "core/testing/unix_socket.h"
 #include "guest/testgw/testgw.h"
 #include "guest/ws/connection.h"
 #include "guest/ws/digest.h"
@@ -96,33 +97,14 @@ class IngressServerTest : public ::testing::Test {
     gw_thread_.join();
   }
 
-  UniqueFd connect_to(const std::string& path) {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
-    // Kernel ABI: sockaddr_un is the sockaddr for AF_UNIX.
-    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    return fd;
-  }
   // Sends `request` (then half-closes when asked) and reads the whole answer.
   std::string exchange(const std::string& request, bool half_close = false) {
-    UniqueFd fd = connect_to(tmp_.path() + "/in.sock");
+    UniqueFd fd = lobster::testing::connect_unix(tmp_.path() + "/in.sock");
+    EXPECT_TRUE(fd);
     EXPECT_THAT(ws::write_all(fd.get(), request, in_ms(5000)), IsOk());
     if (half_close)
       ::shutdown(fd.get(), SHUT_WR);
-    std::string out;
-    std::array<char, 65536> buf{};
-    for (;;) {
-      pollfd p{fd.get(), POLLIN, 0};
-      if (::poll(&p, 1, 10'000) <= 0)
-        break;
-      ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
-      if (n <= 0)
-        break;
-      out.append(buf.data(), static_cast<size_t>(n));
-    }
-    return out;
+    return lobster::testing::read_to_eof(fd.get(), 10'000);
   }
   static std::string get(const std::string& host, const std::string& path = "/health") {
     return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
@@ -227,7 +209,7 @@ TEST_F(IngressServerTest, ConcurrentFirstRequestsWakeOnce) {
 TEST_F(IngressServerTest, WebSocketThroughAWake) {
   dir_.set("alice", store::TenantStatus::kSuspended);
   start();
-  UniqueFd fd = connect_to(tmp_.path() + "/in.sock");
+  UniqueFd fd = lobster::testing::connect_unix(tmp_.path() + "/in.sock");
   std::string key = "dGhlIHNhbXBsZSBub25jZQ==";
   ASSERT_THAT(ws::write_all(fd.get(),
                             "GET /ws?token=tok HTTP/1.1\r\nHost: alice.lobster.localhost\r\n"

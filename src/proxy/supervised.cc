@@ -13,17 +13,14 @@
 #include <chrono>
 #include <filesystem>
 
+#include "core/clock.h"
 #include "core/fs.h"
 #include "core/log.h"
 
 namespace lobster::proxy {
 namespace {
 
-int64_t mono_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t mono_ms() { return SystemClock().monotonic_ms(); }
 
 int pidfd_open(int pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 

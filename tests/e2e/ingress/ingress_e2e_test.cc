@@ -18,6 +18,7 @@
 
 #include "core/fs.h"
 #include "core/testing/matchers.h"
+#include "core/testing/unix_socket.h"
 #include "e2e/common/harness.h"
 #include "e2e/common/residue.h"
 #include "guest/ws/connection.h"
@@ -117,28 +118,12 @@ int count_in_log(const std::string& needle) {
 
 // Raw bytes straight to the ingress's socket (what Caddy would send); the whole answer.
 std::string to_ingress(const std::string& bytes) {
-  std::string path = g_root.path() + "/run/ingress.sock";
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
-  // Kernel ABI: sockaddr_un is the sockaddr for AF_UNIX.
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0)
-    return "connect " + path + ": " + std::strerror(errno);
+  UniqueFd fd = lobster::testing::connect_unix(g_root.path() + "/run/ingress.sock");
+  if (!fd)
+    return std::string("connect: ") + std::strerror(errno);
   (void)ws::write_all(fd.get(), bytes, in_ms(5000));
   ::shutdown(fd.get(), SHUT_WR);
-  std::string out;
-  std::array<char, 4096> buf{};
-  for (;;) {
-    pollfd p{fd.get(), POLLIN, 0};
-    if (::poll(&p, 1, 15'000) <= 0)
-      break;
-    ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
-    if (n <= 0)
-      break;
-    out.append(buf.data(), static_cast<size_t>(n));
-  }
-  return out;
+  return lobster::testing::read_to_eof(fd.get(), 15'000);
 }
 
 class IngressE2e : public ::testing::Test {
