@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "daemon/daemon.h"
+#include "daemon/pid_file.h"
 #include "ingress/run.h"
 
 namespace lobster::cli {
@@ -31,7 +32,13 @@ void register_daemon(CommandHost& host) {
 void register_ingress(CommandHost& host) {
   host.add("ingress",
            "Run the ingress router in the foreground (the daemon starts and supervises it)",
-           [](CliContext& ctx) -> Status { return ingress::run_ingress(ctx.paths()); });
+           [](CliContext& ctx) -> Status {
+             Paths paths = ctx.paths();
+             // One ingress per root: the lock is held for the process's life, so an ingress
+             // started by a daemon that died before recording it is found, not duplicated.
+             auto lock = LOB_TRY(daemon::PidFile::acquire(paths.ingress_pid_file()));
+             return ingress::run_ingress(paths);
+           });
 }
 
 }  // namespace lobster::cli

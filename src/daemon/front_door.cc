@@ -3,6 +3,8 @@
 #include <filesystem>
 
 #include "core/fs.h"
+#include "core/log.h"
+#include "ingress/run.h"
 
 namespace lobster::daemon {
 
@@ -47,6 +49,7 @@ Result<proxy::ProcessSpec> ingress_spec(const Paths& paths) {
                             .argv = argv,
                             .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
                             .pid_file = paths.ingress_pid_file(),
+                            .self_recorded = true,  // `lobsterd ingress` holds a PidFile lock on it
                             .log_file = paths.log_dir + "/ingress.log",
                             .adopt_arg = "ingress",
                             .stale_sockets = {paths.ingress_socket(), control},
@@ -76,7 +79,16 @@ Status FrontDoor::ensure_running() {
   std::lock_guard lock(mu_);
   if (!ingress_) {
     proxy::ProcessSpec spec = LOB_TRY(ingress_spec(paths_));
-    ingress_ = LOB_TRY(proxy::SupervisedProcess::start(std::move(spec)));
+    ingress_ = LOB_TRY(proxy::SupervisedProcess::start(spec));
+    // An adopted ingress runs with the settings of its start: after a config change (a new
+    // domain, say) replace it; its connections were for the old settings anyway.
+    nlohmann::json want = ingress::settings_json(ingress::options_for(paths_, config_));
+    auto running = ingress::ping(paths_.ingress_control_socket());
+    if (ingress_->adopted() && (!running || running->value("settings", nlohmann::json()) != want)) {
+      log::info("proxy.ingress_settings_changed", {{"settings", want}});
+      LOB_TRY(ingress_->stop());
+      ingress_ = LOB_TRY(proxy::SupervisedProcess::start(std::move(spec)));
+    }
   } else {
     LOB_TRY(ingress_->ensure_running());
   }

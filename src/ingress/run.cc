@@ -1,6 +1,7 @@
 #include "ingress/run.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -50,15 +51,7 @@ class ApiWaker final : public Waker {
 
 }  // namespace
 
-Status run_ingress(const Paths& paths) {
-  ::signal(SIGPIPE, SIG_IGN);
-  LOB_TRY(log::init_file(paths.log_dir + "/ingress.log"));
-  Config config = LOB_TRY(load_config(paths));
-  net::Ipv4 base = LOB_TRY(net::parse_ipv4(config.network.subnet_base));
-  SystemClock clock;
-  auto store = LOB_TRY(store::SqliteStore::open(paths.db_file(), clock));
-  StoreDirectory directory(*store, base);
-  ApiWaker waker(paths.api_socket());
+IngressOptions options_for(const Paths& paths, const Config& config) {
   IngressOptions options;
   options.listen_socket = paths.ingress_socket();
   options.control_socket = paths.ingress_control_socket();
@@ -72,6 +65,19 @@ Status run_ingress(const Paths& paths) {
   caddy.tls_key_path = config.caddy.tls_key_path;
   if (proxy::uses_on_demand_tls(caddy))
     options.ask_port = config.ingress.ask_port;
+  return options;
+}
+
+Status run_ingress(const Paths& paths) {
+  ::signal(SIGPIPE, SIG_IGN);
+  LOB_TRY(log::init_file(paths.log_dir + "/ingress.log"));
+  Config config = LOB_TRY(load_config(paths));
+  net::Ipv4 base = LOB_TRY(net::parse_ipv4(config.network.subnet_base));
+  SystemClock clock;
+  auto store = LOB_TRY(store::SqliteStore::open(paths.db_file(), clock));
+  StoreDirectory directory(*store, base);
+  ApiWaker waker(paths.api_socket());
+  IngressOptions options = options_for(paths, config);
 
   // SIGTERM/SIGINT are taken by a thread that stops the server; block them everywhere else.
   sigset_t stop_signals;
@@ -89,6 +95,8 @@ Status run_ingress(const Paths& paths) {
   server->serve();
   ::pthread_kill(stopper.native_handle(), SIGTERM);  // serve() ended on its own: end the waiter
   stopper.join();
+  ::unlink(options.listen_socket.c_str());
+  ::unlink(options.control_socket.c_str());
   return ok();
 }
 

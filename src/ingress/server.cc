@@ -69,6 +69,13 @@ Result<UniqueFd> listen_loopback(int64_t port) {
 
 }  // namespace
 
+nlohmann::json settings_json(const IngressOptions& o) {
+  return {{"domain", o.domain},
+          {"wakeTimeoutMs", o.wake_timeout_ms},
+          {"maxWaitingPerTenant", o.max_waiting_per_tenant},
+          {"askPort", o.ask_port}};
+}
+
 IngressServer::IngressServer(IngressOptions options, TenantDirectory& directory, Waker& waker,
                              const Clock& clock)
     : options_(std::move(options)), directory_(directory), waker_(waker), clock_(clock) {}
@@ -224,7 +231,10 @@ void IngressServer::handle_control(UniqueFd fd, bool ask_only) {
     answer =
         error_response(404, Error{ErrorCode::kRouteNotFound, "only /v1/ask is served here"}, 0);
   } else if (req && req->method == "GET" && req->path() == "/v1/ping") {
-    answer = json_response({{"ok", true}, {"pid", ::getpid()}, {"domain", options_.domain}});
+    answer = json_response({{"ok", true},
+                            {"pid", ::getpid()},
+                            {"domain", options_.domain},
+                            {"settings", settings_json(options_)}});
   } else if (req && req->method == "GET" && req->path() == "/v1/activity") {
     prune_counters();
     answer = json_response(to_json(activity()));

@@ -13,7 +13,8 @@
 //    oversized head or missing Host 400; slow head 408. Bodies are api::error_body JSON.
 // Per tenant it counts connections, bytes both ways and the last client activity
 // (activity.h), served with a liveness probe on the control socket:
-//   GET /v1/ping -> {"ok":true,"pid":..,"domain":..}    GET /v1/activity -> activity.h JSON
+//   GET /v1/ping -> {"ok":true,"pid":..,"domain":..,"settings":settings_json()}    GET /v1/activity
+//   -> activity.h JSON
 // and, with ask_port set, Caddy's on-demand TLS question on loopback TCP (GET /v1/ask).
 //
 //   IngressServer::create(options, directory, waker) then serve() on its own thread; stop()
@@ -75,6 +76,10 @@ struct IngressOptions {
   // <host> -> 200 for a host of an existing tenant, else 404); nothing else is served there.
   int64_t ask_port = 0;
 };
+
+// What an ingress was started with, as its ping reports it ("settings"): the daemon restarts
+// an adopted ingress whose settings differ from the config's (a new domain, say).
+nlohmann::json settings_json(const IngressOptions& options);
 
 class IngressServer {
  public:

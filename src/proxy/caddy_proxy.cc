@@ -57,15 +57,20 @@ Result<std::unique_ptr<CaddyProxy>> CaddyProxy::start(ProxyOptions options, Cadd
   std::unique_ptr<CaddyProxy> p(new CaddyProxy(std::move(options), std::move(launch)));
   LOB_TRY(fs::ensure_dir(p->launch_.home_dir, 0700));
   LOB_TRY(fs::ensure_dir(p->options_.storage_dir, 0700));
-  bool changed = LOB_TRY(write_caddy_config(p->options_, p->launch_.config_file));
+  LOB_TRY(write_caddy_config(p->options_, p->launch_.config_file));
   ProcessSpec spec = process_spec(p->options_, p->launch_, p->admin_.get());
   p->process_ = LOB_TRY(SupervisedProcess::start(std::move(spec)));
-  if (changed) {
-    // An adopted Caddy still runs the previous settings (a new domain or TLS setup).
-    auto cfg = base_config(p->options_);
-    LOB_TRY(p->admin_->load(cfg));
+  // A Caddy started here read the file; an adopted one runs what it was last loaded with
+  // (recorded beside the file), so only a real settings change (domain, TLS) reloads it.
+  const std::string desired = base_config(p->options_).dump(2) + "\n";
+  const std::string loaded_file = p->launch_.config_file + ".loaded";
+  auto loaded = fs::read_file(loaded_file);
+  if (p->process_->adopted() && (!loaded || *loaded != desired)) {
+    LOB_TRY(p->admin_->load(base_config(p->options_)));
     log::info("proxy.caddy_config_loaded", {{"domain", p->options_.domain}});
   }
+  if (!loaded || *loaded != desired)
+    LOB_TRY(fs::write_file_atomic(loaded_file, desired, 0600));
   return p;
 }
 

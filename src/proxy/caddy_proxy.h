@@ -24,7 +24,8 @@ struct CaddyLaunch {
   bool supervise = true;  // restart Caddy when it exits
 };
 
-// Writes base_config(options) to `file` (0600, atomic) unless it already holds exactly that.
+// Writes base_config(options) to `file` (0600, atomic) unless it already holds exactly that
+// (the daemon writes it at start; Caddy reads it whenever it starts).
 // Returns true when the file changed. Errors: kIoFailed.
 Result<bool> write_caddy_config(const ProxyOptions& options, const std::string& file);
 

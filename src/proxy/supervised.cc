@@ -61,7 +61,9 @@ Result<std::unique_ptr<SupervisedProcess>> SupervisedProcess::start(ProcessSpec 
   std::unique_ptr<SupervisedProcess> p(new SupervisedProcess(std::move(spec)));
   {
     std::lock_guard lock(p->mu_);
-    LOB_TRY(p->ensure_running_locked());
+    p->adopted_ = p->adopt_locked();
+    if (!p->adopted_)
+      LOB_TRY(p->spawn_locked());
   }
   if (p->spec_.supervise)
     p->supervisor_ = std::thread([raw = p.get()] { raw->supervise_loop(); });
@@ -119,7 +121,9 @@ bool SupervisedProcess::adopt_locked() {
 }
 
 Status SupervisedProcess::spawn_locked() {
-  for (const auto& s : spec_.stale_sockets) ::unlink(s.c_str());
+  if (!spec_.self_recorded) {  // a self-recorded process binds its own sockets once it runs
+    for (const auto& s : spec_.stale_sockets) ::unlink(s.c_str());
+  }
   std::vector<std::string> args = spec_.argv;
   std::vector<std::string> env = spec_.env;
   std::vector<char*> argv, envp;
@@ -150,7 +154,8 @@ Status SupervisedProcess::spawn_locked() {
   }
   pidfd_ = UniqueFd(pidfd_open(pid));
   pid_ = pid;
-  LOB_TRY(fs::write_file_atomic(spec_.pid_file, std::to_string(pid) + "\n", 0600));
+  if (!spec_.self_recorded)
+    LOB_TRY(fs::write_file_atomic(spec_.pid_file, std::to_string(pid) + "\n", 0600));
   int64_t deadline = mono_ms() + spec_.start_timeout_ms;
   while (mono_ms() < deadline) {
     if (pidfd_exited(pidfd_.get(), 0)) {
@@ -158,6 +163,12 @@ Status SupervisedProcess::spawn_locked() {
       ::waitpid(pid, &status, WNOHANG);
       pid_ = 0;
       pidfd_.reset();
+      // Another instance won the start-up race (it holds the pid file): it is the one.
+      for (int i = 0; spec_.self_recorded && i < 100; ++i) {
+        if (adopt_locked())
+          return ok();
+        ::usleep(50'000);
+      }
       Error e{spec_.error_code,
               fmt::format("{} exited during start-up (status {})", spec_.name, status)};
       auto tail = fs::read_file(spec_.log_file);

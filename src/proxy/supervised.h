@@ -26,6 +26,10 @@ struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0]: absolute path of the executable
   std::vector<std::string> env;
   std::string pid_file;
+  // The process locks and writes pid_file itself (one instance per root, even when a daemon
+  // dies between fork and recording the pid): the supervisor never writes it, and a child
+  // that exits during start-up because another instance runs leads to adopting that one.
+  bool self_recorded = false;
   std::string log_file;                    // stdout + stderr (0600, appended)
   std::string adopt_arg;                   // cmdline must contain it ("" = executable only)
   std::vector<std::string> stale_sockets;  // unlinked before a fresh start
@@ -55,6 +59,8 @@ class SupervisedProcess {
   int pid() const;
   // True if the process exists and ready() answers.
   bool healthy() const;
+  // True when start() found the process already running (left by a previous daemon).
+  bool adopted() const { return adopted_; }
   // Restarts the process unless it runs and answers ready() (repairs; a hung one is killed).
   // Same errors as start().
   Status ensure_running();
@@ -72,6 +78,7 @@ class SupervisedProcess {
   int pid_ = 0;
   UniqueFd wake_fd_;  // eventfd: wakes the supervisor for shutdown
   std::atomic<bool> stopping_{false};
+  bool adopted_ = false;  // set by start()
   std::thread supervisor_;
 };
 
