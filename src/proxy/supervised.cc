@@ -108,7 +108,10 @@ bool SupervisedProcess::adopt_locked() {
   // Never trust a bare pid: it must still be our executable (pid reuse, spec §16 item 9).
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
-  if (ec || exe.string() != real_path(spec_.argv[0]))
+  // " (deleted)": the binary was replaced (an upgrade) while the process ran; it is still ours
+  // and keeps its connections until replaced on purpose.
+  const std::string want = real_path(spec_.argv[0]);
+  if (ec || (exe.string() != want && exe.string() != want + " (deleted)"))
     return false;
   if (!spec_.adopt_arg.empty() && !cmdline_has(pid, spec_.adopt_arg))
     return false;
