@@ -25,15 +25,6 @@ std::string ask_url(const ProxyOptions& o) {
   return "http://127.0.0.1:" + std::to_string(o.ask_port) + "/v1/ask";
 }
 
-json forwarded_header_policy() {
-  return {{"request",
-           {{"set",
-             {{"X-Forwarded-For", json::array({"{http.request.remote.host}"})},
-              {"X-Forwarded-Proto", json::array({"{http.request.scheme}"})},
-              {"X-Forwarded-Host", json::array({"{http.request.host}"})}}},
-            {"delete", json::array({"Forwarded", "X-Real-IP"})}}}};
-}
-
 namespace {
 
 json ingress_handler(const std::string& ingress_socket) {
@@ -44,7 +35,7 @@ json ingress_handler(const std::string& ingress_socket) {
           {"transport",
            {{"protocol", "http"}, {"dial_timeout", "3s"}, {"keep_alive", {{"enabled", false}}}}},
           {"flush_interval", -1},
-          {"headers", forwarded_header_policy()}};
+          {"headers", {{"request", forwarded_header_policy()}}}};
 }
 
 // Hosts outside *.<domain>: the same JSON error shape lobsterd answers everywhere.
@@ -57,6 +48,20 @@ json not_found_handler() {
 }
 
 }  // namespace
+
+json forwarded_header_policy() {
+  // Caddy (>= 2.5, no trusted_proxies configured) already replaces any client-sent
+  // X-Forwarded-For/-Proto/-Host with the TCP peer, "https" and the requested host; these ops
+  // run after that. A loopback peer is a client on this host: OpenClaw refuses a loopback
+  // address forwarded by a proxy (it would look like a local, more trusted client), so it is
+  // forwarded as 0.0.0.0, "this host" (RFC 1122 3.2.1.3), which OpenClaw attributes like any
+  // other remote client.
+  // Forwarded (RFC 7239) and X-Real-IP are not written by Caddy: drop what a client sent.
+  return {{"replace",
+           {{"X-Forwarded-For", json::array({{{"search_regexp", kLoopbackPeerPattern},
+                                              {"replace", kHostLocalClientAddress}}})}}},
+          {"delete", json::array({"Forwarded", "X-Real-IP"})}};
+}
 
 json base_config(const ProxyOptions& o) {
   std::string wildcard = "*." + o.domain;

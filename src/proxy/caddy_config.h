@@ -30,11 +30,17 @@ std::string tenant_host(const std::string& tenant, const std::string& domain);
 // True when certificates come from Caddy's internal CA (.localhost, .local, .internal names).
 bool uses_internal_ca(const std::string& domain);
 
-// The request-header policy of the site: what the gateway behind the ingress may trust.
-// Caddy overwrites X-Forwarded-For (the client's address as Caddy saw it), X-Forwarded-Proto
-// and X-Forwarded-Host, and drops Forwarded and X-Real-IP, so a client cannot forge them;
-// the ingress relays the head unchanged. The one place to change what OpenClaw sees
-// (gateway.trustedProxies names the host side of the tenant's /30, the ingress's source).
+// How a client on this host is named to a tenant's gateway in X-Forwarded-For.
+inline constexpr const char* kHostLocalClientAddress = "0.0.0.0";
+// X-Forwarded-For values that mean "the TCP peer was on loopback" (Caddy writes exactly the
+// peer address there).
+inline constexpr const char* kLoopbackPeerPattern = R"(^(?:127\.[0-9.]+|::1|::ffff:127\.[0-9.]+)$)";
+
+// The request-header operations of the site's reverse_proxy (the one place that decides what
+// a tenant's gateway sees): the gateway trusts exactly the host side of its /30 as a proxy
+// (tenant/guest_config.h; that is the ingress's source address) and takes the client address
+// from X-Forwarded-For, so Caddy must write it and never pass on what a client sent. The
+// ingress relays the head unchanged.
 nlohmann::json forwarded_header_policy();
 
 // True when Caddy gets certificates on demand (a public domain without caddy.tls): one per

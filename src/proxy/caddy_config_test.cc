@@ -2,17 +2,29 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
 namespace lobster::proxy {
 namespace {
 
 using nlohmann::json;
 
-TEST(CaddyConfigTest, ForwardedHeadersAreOverwrittenNotTrusted) {
+TEST(CaddyConfigTest, ForwardedHeadersAreCaddysNotTheClients) {
   json h = forwarded_header_policy();
-  EXPECT_EQ(h["request"]["set"]["X-Forwarded-For"][0], "{http.request.remote.host}");
-  EXPECT_EQ(h["request"]["set"]["X-Forwarded-Proto"][0], "{http.request.scheme}");
-  EXPECT_EQ(h["request"]["set"]["X-Forwarded-Host"][0], "{http.request.host}");
-  EXPECT_EQ(h["request"]["delete"], json::array({"Forwarded", "X-Real-IP"}));
+  // A client on this host is named 0.0.0.0 instead of a loopback address.
+  const json& op = h["replace"]["X-Forwarded-For"][0];
+  EXPECT_EQ(op["search_regexp"], kLoopbackPeerPattern);
+  EXPECT_EQ(op["replace"], "0.0.0.0");
+  EXPECT_EQ(h["delete"], json::array({"Forwarded", "X-Real-IP"}));
+}
+
+TEST(CaddyConfigTest, LoopbackPeerPatternMatchesOnlyLoopbackPeers) {
+  std::regex re(kLoopbackPeerPattern);
+  for (const char* peer : {"127.0.0.1", "127.3.4.5", "::1", "::ffff:127.0.0.1"})
+    EXPECT_TRUE(std::regex_match(peer, re)) << peer;
+  for (const char* peer : {"10.0.0.1", "198.51.100.7", "::2", "1127.0.0.1", "127.0.0.1, 10.0.0.1",
+                           "2001:db8::1", "::ffff:10.0.0.1"})
+    EXPECT_FALSE(std::regex_match(peer, re)) << peer;
 }
 
 TEST(CaddyConfigTest, BaseConfigIsOneWildcardSiteToTheIngress) {
@@ -36,7 +48,7 @@ TEST(CaddyConfigTest, BaseConfigIsOneWildcardSiteToTheIngress) {
   EXPECT_EQ(h["upstreams"][0]["dial"], "unix//r/run/ingress.sock");
   // One upstream connection per request: the ingress routes by a connection's first head.
   EXPECT_FALSE(h["transport"]["keep_alive"]["enabled"].get<bool>());
-  EXPECT_EQ(h["headers"], forwarded_header_policy());
+  EXPECT_EQ(h["headers"]["request"], forwarded_header_policy());
   EXPECT_EQ(server["routes"][1]["handle"][0]["status_code"], 404);
   EXPECT_EQ(c["apps"]["http"]["https_port"], 8443);
   EXPECT_FALSE(c["apps"]["pki"]["certificate_authorities"]["local"]["install_trust"].get<bool>());
