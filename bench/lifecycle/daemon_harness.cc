@@ -1,9 +1,13 @@
 #include "daemon_harness.h"
 
+#include <sched.h>
 #include <signal.h>
+#include <stdlib.h>  // getloadavg
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -123,8 +127,9 @@ void DaemonHarness::tear_down() {
       }
     }
   }
-  // Caddy is the daemon's child; read its pid before uninit removes the run directory.
+  // Caddy and the ingress outlive the daemon; read their pids before uninit removes run/.
   auto caddy = fs::read_file(root_ + "/run/caddy.pid");
+  auto ingress = fs::read_file(root_ + "/run/ingress.pid");
   auto daemon = fs::read_file(root_ + "/run/lobsterd.pid");
   process::RunResult un = run_cli({"uninit", "-y"}, 60'000);
   if (!un.ok()) {
@@ -132,11 +137,14 @@ void DaemonHarness::tear_down() {
     if (daemon)
       ::kill(std::atoi(daemon->c_str()), SIGTERM);
   }
-  // Only if that pid is still a Caddy whose command line names our root (pids get reused).
-  if (caddy) {
-    auto cmd = fs::read_file("/proc/" + std::to_string(std::atoi(caddy->c_str())) + "/cmdline");
-    if (cmd && cmd->find("caddy") != std::string::npos && cmd->find(root_) != std::string::npos)
-      ::kill(std::atoi(caddy->c_str()), SIGTERM);
+  // Only if that pid is still a Caddy / ingress whose command line names our root (pids get
+  // reused).
+  for (const auto& [pid_text, role] : {std::pair{caddy, "caddy"}, std::pair{ingress, "ingress"}}) {
+    if (!pid_text)
+      continue;
+    auto cmd = fs::read_file("/proc/" + std::to_string(std::atoi(pid_text->c_str())) + "/cmdline");
+    if (cmd && cmd->find(role) != std::string::npos && cmd->find(root_) != std::string::npos)
+      ::kill(std::atoi(pid_text->c_str()), SIGTERM);
   }
   std::error_code ec;
   std::filesystem::remove_all(root_, ec);
@@ -156,6 +164,55 @@ std::string accel_of_pid(int64_t pid) {
       return accel;
   }
   return "unknown";
+}
+
+namespace {
+
+std::string default_lobsterd() {
+  const char* dir = std::getenv("LOBSTER_BINARY_DIR");  // NOLINT(concurrency-mt-unsafe)
+  if (dir != nullptr)
+    return std::string(dir) + "/src/daemon/lobsterd";
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path().parent_path().parent_path() / "src/daemon/lobsterd").string();
+}
+
+}  // namespace
+
+std::optional<int> prepare_bench(const char* name, int argc, char** argv, BenchArgs& args) {
+  args.lobsterd = default_lobsterd();
+  for (int i = 1; i < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--runs" && i + 1 < argc) {
+      args.runs = std::max(1, std::atoi(argv[i + 1]));
+    } else if (flag == "--lobsterd" && i + 1 < argc) {
+      args.lobsterd = argv[i + 1];
+    } else {
+      std::cerr << "usage: " << name << " [--runs N] [--lobsterd PATH]\n";
+      return 2;
+    }
+  }
+  if (::geteuid() != 0) {
+    std::cerr << name << " needs root (namespaces, TAPs, iptables, cgroups)\n";
+    return 1;
+  }
+  if (::unshare(CLONE_NEWNET) != 0) {
+    std::cerr << "unshare(CLONE_NEWNET): " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  process::PosixProcessRunner runner;
+  if (auto r = runner.run_checked({"ip", "link", "set", "lo", "up"}); !r) {
+    std::cerr << r.error().to_string() << "\n";
+    return 1;
+  }
+  return std::nullopt;
+}
+
+nlohmann::json load_average() {
+  double load[3] = {0, 0, 0};
+  if (::getloadavg(load, 3) != 3)
+    return nullptr;
+  return {load[0], load[1], load[2]};
 }
 
 }  // namespace lobster::bench

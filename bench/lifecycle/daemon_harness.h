@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,19 @@ class DaemonHarness {
   nlohmann::json setup_ms_ = nlohmann::json::object();
   mutable process::PosixProcessRunner runner_;
 };
+
+// The common start of the daemon benchmarks. Parses `--runs N` (default 5) and
+// `--lobsterd PATH` (default: this build tree's, or $LOBSTER_BINARY_DIR's), checks for root
+// and enters a private network namespace with lo up (TAPs, iptables chains and Caddy's ports
+// stay in there). Returns the exit code to end with (2 usage, 1 failure), or nullopt.
+struct BenchArgs {
+  int runs = 5;
+  std::string lobsterd;
+};
+std::optional<int> prepare_bench(const char* name, int argc, char** argv, BenchArgs& args);
+
+// [1, 5, 15 minute] load averages (null if unavailable): reported with every result.
+nlohmann::json load_average();
 
 // "kvm" or "tcg": the accelerator on the command line of the QEMU process `pid` ("unknown" if
 // it cannot be read).

@@ -124,50 +124,12 @@ Status one_run(const DaemonHarness& d, int run, Samples& s) {
 }
 
 // Path of lobsterd in the same build tree: <build>/bench/lifecycle/x -> <build>/src/daemon.
-std::string default_lobsterd() {
-  const char* dir = std::getenv("LOBSTER_BINARY_DIR");  // NOLINT(concurrency-mt-unsafe)
-  if (dir != nullptr)
-    return std::string(dir) + "/src/daemon/lobsterd";
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return (self.parent_path().parent_path().parent_path() / "src/daemon/lobsterd").string();
-}
-
-nlohmann::json load_average() {
-  double load[3] = {0, 0, 0};
-  if (::getloadavg(load, 3) != 3)
-    return nullptr;
-  return {load[0], load[1], load[2]};
-}
-
 int run(int argc, char** argv) {
-  int runs = 5;
-  std::string lobsterd = default_lobsterd();
-  for (int i = 1; i < argc; i += 2) {
-    std::string flag = argv[i];
-    if (flag == "--runs" && i + 1 < argc) {
-      runs = std::max(1, std::atoi(argv[i + 1]));
-    } else if (flag == "--lobsterd" && i + 1 < argc) {
-      lobsterd = argv[i + 1];
-    } else {
-      std::cerr << "usage: lifecycle_bench [--runs N] [--lobsterd PATH]\n";
-      return 2;
-    }
-  }
-  if (::geteuid() != 0) {
-    std::cerr << "lifecycle_bench needs root (namespaces, TAPs, iptables, cgroups)\n";
-    return 1;
-  }
-  // A private network namespace: TAPs, iptables chains and Caddy's ports stay in here.
-  if (::unshare(CLONE_NEWNET) != 0) {
-    std::cerr << "unshare(CLONE_NEWNET): " << std::strerror(errno) << "\n";
-    return 1;
-  }
-  process::PosixProcessRunner runner;
-  if (auto r = runner.run_checked({"ip", "link", "set", "lo", "up"}); !r) {
-    std::cerr << r.error().to_string() << "\n";
-    return 1;
-  }
+  BenchArgs args;
+  if (auto rc = prepare_bench("lifecycle_bench", argc, argv, args))
+    return *rc;
+  const int runs = args.runs;
+  const std::string& lobsterd = args.lobsterd;
   nlohmann::json load_start = load_average();
   Samples s;
   nlohmann::json setup;

@@ -11,6 +11,7 @@
 #include "health/events.h"
 #include "health/molt.h"
 #include "health/watchdog.h"
+#include "ingress/activity.h"
 #include "tenant/service.h"
 
 namespace lobster::api {
@@ -72,9 +73,22 @@ void register_tenants(Router& router, ApiContext& ctx) {
     health::HealthLookup lookup;
     if (ctx.watchdog != nullptr)
       lookup = [wd = ctx.watchdog](const std::string& n) { return wd->health(n); };
-    auto entries = LOB_TRY(health::tank(LOB_TRY(service(ctx))->env(), lookup));
+    tenant::TenantEnv& env = LOB_TRY(service(ctx))->env();
+    auto entries = LOB_TRY(health::tank(env, lookup));
+    // The ingress's traffic counters per tenant (ingress/activity.h); null while the ingress
+    // does not answer, zeros for a tenant it has not routed a connection for yet.
+    auto activity = env.proxy->activity();
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& e : entries) out.push_back(tenant::to_json(e));
+    for (const auto& e : entries) {
+      nlohmann::json j = tenant::to_json(e);
+      if (!activity) {
+        j["ingress"] = nullptr;
+      } else {
+        const ingress::TenantActivity* a = activity->find(e.name);
+        j["ingress"] = ingress::to_json(a ? *a : ingress::TenantActivity{});
+      }
+      out.push_back(std::move(j));
+    }
     return Response{200, out};
   });
   router.add("POST", "/v1/tenants", [&ctx](const Request& r) -> Result<Response> {

@@ -22,6 +22,7 @@ unsigned http_status_for(ErrorCode code) {
     case ErrorCode::kDaemonNotRunning:
     case ErrorCode::kResourceExhausted:
     case ErrorCode::kGatewayUnavailable:
+    case ErrorCode::kIngressUnavailable:
       return 503;
     case ErrorCode::kVsockConnectFailed:
     case ErrorCode::kCaddyApiError:

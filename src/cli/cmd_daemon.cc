@@ -3,6 +3,8 @@
 
 #include "cli/commands.h"
 #include "daemon/daemon.h"
+#include "daemon/pid_file.h"
+#include "ingress/run.h"
 
 namespace lobster::cli {
 
@@ -25,6 +27,18 @@ void register_daemon(CommandHost& host) {
   cmd->footer(
       "Test-only: LOBSTERD_TEST_FAIL_STEP=<spawn step> in the daemon's environment makes every\n"
       "spawn fail right after that step (crash-safety tests). Never set it in production.");
+}
+
+void register_ingress(CommandHost& host) {
+  host.add("ingress",
+           "Run the ingress router in the foreground (the daemon starts and supervises it)",
+           [](CliContext& ctx) -> Status {
+             Paths paths = ctx.paths();
+             // One ingress per root: the lock is held for the process's life, so an ingress
+             // started by a daemon that died before recording it is found, not duplicated.
+             auto lock = LOB_TRY(daemon::PidFile::acquire(paths.ingress_pid_file()));
+             return ingress::run_ingress(paths);
+           });
 }
 
 }  // namespace lobster::cli

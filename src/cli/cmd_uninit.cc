@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "core/fs.h"
 #include "daemon/daemon.h"
+#include "daemon/front_door.h"
 #include "daemon/layout.h"
 #include "daemon/pid_file.h"
 #include "daemon/systemd.h"
@@ -66,6 +67,9 @@ void register_uninit(CommandHost& host) {
           if (fs::exists(paths.run_dir))
             lock.emplace(LOB_TRY(daemon::PidFile::acquire(paths.pid_file())));
           LOB_TRY(refuse_if_tenants(LOB_TRY(stored_tenants(paths))));
+          // Caddy and the ingress outlive the daemon on purpose: end them here.
+          auto cfg = load_config(paths);
+          LOB_TRY(daemon::stop_front_door(paths, cfg ? *cfg : Config::defaults(paths)));
           // The root's parent cgroup (tenants' cgroups went with evict). A host without a
           // usable cgroup tree never made one.
           if (auto cg = cgroup::FsCgroups::create("/sys/fs/cgroup",

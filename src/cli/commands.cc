@@ -7,6 +7,7 @@ void register_all(CommandHost& host) {
   register_status(host);
   register_uninit(host);
   register_daemon(host);
+  register_ingress(host);
   register_demo(host);
   register_spawn(host);
   register_tenant_ops(host);

@@ -12,6 +12,7 @@ void register_init(CommandHost& host);
 void register_status(CommandHost& host);
 void register_uninit(CommandHost& host);
 void register_daemon(CommandHost& host);
+void register_ingress(CommandHost& host);  // in cmd_daemon.cc
 void register_demo(CommandHost& host);
 void register_spawn(CommandHost& host);
 void register_tenant_ops(CommandHost& host);  // evict, suspend, resume, token, tank

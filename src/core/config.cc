@@ -258,6 +258,12 @@ Status read_watchdog(ObjectReader& r, Config& c) {
   return r.integer("trafficPollMs", w.traffic_poll_ms, 1000, INT64_MAX);
 }
 
+Status read_ingress(ObjectReader& r, Config& c) {
+  LOB_TRY(r.integer("wakeTimeoutMs", c.ingress.wake_timeout_ms, 100, 600'000));
+  LOB_TRY(r.integer("maxWaitingPerTenant", c.ingress.max_waiting_per_tenant, 1, 100'000));
+  return r.integer("askPort", c.ingress.ask_port, 1, 65535);
+}
+
 Status read_openclaw(ObjectReader& r, Config& c) {
   LOB_TRY(r.string("installPath", c.openclaw.install_path));
   const json* d = LOB_TRY(r.object("defaultConfig"));
@@ -359,7 +365,7 @@ Result<Config> parse_config(std::string_view text, const Paths& paths) {
       {"vsock", read_vsock},       {"overlay", read_overlay},
       {"watchdog", read_watchdog}, {"openclaw", read_openclaw},
       {"buoy", read_buoy},         {"vmm", read_vmm},
-      {"image", read_image},
+      {"image", read_image},       {"ingress", read_ingress},
   };
   for (const auto& [name, read] : kSections) {
     const json* sub = LOB_TRY(top.object(name));
@@ -448,6 +454,9 @@ nlohmann::json config_to_json(const Config& c) {
   }
   j["vmm"] = {{"driver", vmm_driver_name(c.vmm.driver)}, {"qemuBinary", c.vmm.qemu_binary}};
   j["image"] = {{"defaultProfile", c.image.default_profile}};
+  j["ingress"] = {{"wakeTimeoutMs", c.ingress.wake_timeout_ms},
+                  {"maxWaitingPerTenant", c.ingress.max_waiting_per_tenant},
+                  {"askPort", c.ingress.ask_port}};
   return j;
 }
 

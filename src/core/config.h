@@ -107,6 +107,13 @@ struct Config {
   struct Image {
     std::string default_profile = "openclaw";  // "openclaw" | "minimal"
   } image;
+  struct Ingress {                        // lobsterd's router behind Caddy (src/ingress/server.h)
+    int64_t wake_timeout_ms = 30000;      // a request for a suspended tenant waits this long
+    int64_t max_waiting_per_tenant = 64;  // held connections per waking tenant, then 503
+    // Public domains without caddy.tls get certificates on demand; Caddy asks
+    // http://127.0.0.1:<askPort>/v1/ask?domain=<name> (served by the ingress) first.
+    int64_t ask_port = 7071;
+  } ingress;
 
   // Defaults with path keys filled in from `paths`.
   static Config defaults(const Paths& paths);

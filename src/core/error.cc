@@ -7,75 +7,156 @@ namespace lobster {
 
 std::string_view code_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kExecFailed: return "EXEC_FAILED";
-    case ErrorCode::kExecTimeout: return "EXEC_TIMEOUT";
-    case ErrorCode::kNotRoot: return "NOT_ROOT";
-    case ErrorCode::kNotLinux: return "NOT_LINUX";
-    case ErrorCode::kKvmNotAvailable: return "KVM_NOT_AVAILABLE";
-    case ErrorCode::kFirecrackerNotFound: return "FIRECRACKER_NOT_FOUND";
-    case ErrorCode::kJailerNotFound: return "JAILER_NOT_FOUND";
-    case ErrorCode::kJailerSetupFailed: return "JAILER_SETUP_FAILED";
-    case ErrorCode::kVmBootFailed: return "VM_BOOT_FAILED";
-    case ErrorCode::kVsockConnectFailed: return "VSOCK_CONNECT_FAILED";
-    case ErrorCode::kTapCreateFailed: return "TAP_CREATE_FAILED";
-    case ErrorCode::kCaddyApiError: return "CADDY_API_ERROR";
-    case ErrorCode::kOverlayCreateFailed: return "OVERLAY_CREATE_FAILED";
-    case ErrorCode::kConfigNotFound: return "CONFIG_NOT_FOUND";
-    case ErrorCode::kConfigInvalid: return "CONFIG_INVALID";
-    case ErrorCode::kTenantExists: return "TENANT_EXISTS";
-    case ErrorCode::kTenantNotFound: return "TENANT_NOT_FOUND";
-    case ErrorCode::kPermissionDenied: return "PERMISSION_DENIED";
-    case ErrorCode::kValidationFailed: return "VALIDATION_FAILED";
-    case ErrorCode::kLockFailed: return "LOCK_FAILED";
-    case ErrorCode::kBuoyAlreadyRunning: return "BUOY_ALREADY_RUNNING";
-    case ErrorCode::kSnapshotFailed: return "SNAPSHOT_FAILED";
-    case ErrorCode::kSuspendFailed: return "SUSPEND_FAILED";
-    case ErrorCode::kSuspendSkipped: return "SUSPEND_SKIPPED";
-    case ErrorCode::kResumeFailed: return "RESUME_FAILED";
-    case ErrorCode::kUninitFailed: return "UNINIT_FAILED";
-    case ErrorCode::kUnknown: return "UNKNOWN";
-    case ErrorCode::kDaemonRunning: return "DAEMON_RUNNING";
-    case ErrorCode::kDaemonNotRunning: return "DAEMON_NOT_RUNNING";
-    case ErrorCode::kStoreFailed: return "STORE_FAILED";
-    case ErrorCode::kImageMissing: return "IMAGE_MISSING";
-    case ErrorCode::kImageCorrupt: return "IMAGE_CORRUPT";
-    case ErrorCode::kImageBuildFailed: return "IMAGE_BUILD_FAILED";
-    case ErrorCode::kNetworkFailed: return "NETWORK_FAILED";
-    case ErrorCode::kFirewallFailed: return "FIREWALL_FAILED";
-    case ErrorCode::kCgroupFailed: return "CGROUP_FAILED";
-    case ErrorCode::kVmmFailed: return "VMM_FAILED";
-    case ErrorCode::kAgentUnauthorized: return "AGENT_UNAUTHORIZED";
-    case ErrorCode::kProtocolError: return "PROTOCOL_ERROR";
-    case ErrorCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
-    case ErrorCode::kInvalidState: return "INVALID_STATE";
-    case ErrorCode::kIoFailed: return "IO_FAILED";
-    case ErrorCode::kPreflightFailed: return "PREFLIGHT_FAILED";
-    case ErrorCode::kInternal: return "INTERNAL";
-    case ErrorCode::kGatewayUnavailable: return "GATEWAY_UNAVAILABLE";
-    case ErrorCode::kGatewayRpcFailed: return "GATEWAY_RPC_FAILED";
-    case ErrorCode::kRouteNotFound: return "ROUTE_NOT_FOUND";
+    case ErrorCode::kExecFailed:
+      return "EXEC_FAILED";
+    case ErrorCode::kExecTimeout:
+      return "EXEC_TIMEOUT";
+    case ErrorCode::kNotRoot:
+      return "NOT_ROOT";
+    case ErrorCode::kNotLinux:
+      return "NOT_LINUX";
+    case ErrorCode::kKvmNotAvailable:
+      return "KVM_NOT_AVAILABLE";
+    case ErrorCode::kFirecrackerNotFound:
+      return "FIRECRACKER_NOT_FOUND";
+    case ErrorCode::kJailerNotFound:
+      return "JAILER_NOT_FOUND";
+    case ErrorCode::kJailerSetupFailed:
+      return "JAILER_SETUP_FAILED";
+    case ErrorCode::kVmBootFailed:
+      return "VM_BOOT_FAILED";
+    case ErrorCode::kVsockConnectFailed:
+      return "VSOCK_CONNECT_FAILED";
+    case ErrorCode::kTapCreateFailed:
+      return "TAP_CREATE_FAILED";
+    case ErrorCode::kCaddyApiError:
+      return "CADDY_API_ERROR";
+    case ErrorCode::kOverlayCreateFailed:
+      return "OVERLAY_CREATE_FAILED";
+    case ErrorCode::kConfigNotFound:
+      return "CONFIG_NOT_FOUND";
+    case ErrorCode::kConfigInvalid:
+      return "CONFIG_INVALID";
+    case ErrorCode::kTenantExists:
+      return "TENANT_EXISTS";
+    case ErrorCode::kTenantNotFound:
+      return "TENANT_NOT_FOUND";
+    case ErrorCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    case ErrorCode::kValidationFailed:
+      return "VALIDATION_FAILED";
+    case ErrorCode::kLockFailed:
+      return "LOCK_FAILED";
+    case ErrorCode::kBuoyAlreadyRunning:
+      return "BUOY_ALREADY_RUNNING";
+    case ErrorCode::kSnapshotFailed:
+      return "SNAPSHOT_FAILED";
+    case ErrorCode::kSuspendFailed:
+      return "SUSPEND_FAILED";
+    case ErrorCode::kSuspendSkipped:
+      return "SUSPEND_SKIPPED";
+    case ErrorCode::kResumeFailed:
+      return "RESUME_FAILED";
+    case ErrorCode::kUninitFailed:
+      return "UNINIT_FAILED";
+    case ErrorCode::kUnknown:
+      return "UNKNOWN";
+    case ErrorCode::kDaemonRunning:
+      return "DAEMON_RUNNING";
+    case ErrorCode::kDaemonNotRunning:
+      return "DAEMON_NOT_RUNNING";
+    case ErrorCode::kStoreFailed:
+      return "STORE_FAILED";
+    case ErrorCode::kImageMissing:
+      return "IMAGE_MISSING";
+    case ErrorCode::kImageCorrupt:
+      return "IMAGE_CORRUPT";
+    case ErrorCode::kImageBuildFailed:
+      return "IMAGE_BUILD_FAILED";
+    case ErrorCode::kNetworkFailed:
+      return "NETWORK_FAILED";
+    case ErrorCode::kFirewallFailed:
+      return "FIREWALL_FAILED";
+    case ErrorCode::kCgroupFailed:
+      return "CGROUP_FAILED";
+    case ErrorCode::kVmmFailed:
+      return "VMM_FAILED";
+    case ErrorCode::kAgentUnauthorized:
+      return "AGENT_UNAUTHORIZED";
+    case ErrorCode::kProtocolError:
+      return "PROTOCOL_ERROR";
+    case ErrorCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
+    case ErrorCode::kInvalidState:
+      return "INVALID_STATE";
+    case ErrorCode::kIoFailed:
+      return "IO_FAILED";
+    case ErrorCode::kPreflightFailed:
+      return "PREFLIGHT_FAILED";
+    case ErrorCode::kInternal:
+      return "INTERNAL";
+    case ErrorCode::kGatewayUnavailable:
+      return "GATEWAY_UNAVAILABLE";
+    case ErrorCode::kGatewayRpcFailed:
+      return "GATEWAY_RPC_FAILED";
+    case ErrorCode::kRouteNotFound:
+      return "ROUTE_NOT_FOUND";
+    case ErrorCode::kIngressUnavailable:
+      return "INGRESS_UNAVAILABLE";
   }
   return "UNKNOWN";
 }
 
 namespace {
 constexpr std::array kAllCodes = {
-    ErrorCode::kExecFailed,        ErrorCode::kExecTimeout,        ErrorCode::kNotRoot,
-    ErrorCode::kNotLinux,          ErrorCode::kKvmNotAvailable,    ErrorCode::kFirecrackerNotFound,
-    ErrorCode::kJailerNotFound,    ErrorCode::kJailerSetupFailed,  ErrorCode::kVmBootFailed,
-    ErrorCode::kVsockConnectFailed, ErrorCode::kTapCreateFailed,   ErrorCode::kCaddyApiError,
-    ErrorCode::kOverlayCreateFailed, ErrorCode::kConfigNotFound,   ErrorCode::kConfigInvalid,
-    ErrorCode::kTenantExists,      ErrorCode::kTenantNotFound,     ErrorCode::kPermissionDenied,
-    ErrorCode::kValidationFailed,  ErrorCode::kLockFailed,         ErrorCode::kBuoyAlreadyRunning,
-    ErrorCode::kSnapshotFailed,    ErrorCode::kSuspendFailed,      ErrorCode::kSuspendSkipped,
-    ErrorCode::kResumeFailed,      ErrorCode::kUninitFailed,       ErrorCode::kUnknown,
-    ErrorCode::kDaemonRunning,     ErrorCode::kDaemonNotRunning,   ErrorCode::kStoreFailed,
-    ErrorCode::kImageMissing,      ErrorCode::kImageCorrupt,       ErrorCode::kImageBuildFailed,
-    ErrorCode::kNetworkFailed,     ErrorCode::kFirewallFailed,     ErrorCode::kCgroupFailed,
-    ErrorCode::kVmmFailed,         ErrorCode::kAgentUnauthorized,  ErrorCode::kProtocolError,
-    ErrorCode::kResourceExhausted, ErrorCode::kInvalidState,       ErrorCode::kIoFailed,
-    ErrorCode::kPreflightFailed,   ErrorCode::kInternal,           ErrorCode::kGatewayUnavailable,
-    ErrorCode::kGatewayRpcFailed,  ErrorCode::kRouteNotFound,
+    ErrorCode::kExecFailed,
+    ErrorCode::kExecTimeout,
+    ErrorCode::kNotRoot,
+    ErrorCode::kNotLinux,
+    ErrorCode::kKvmNotAvailable,
+    ErrorCode::kFirecrackerNotFound,
+    ErrorCode::kJailerNotFound,
+    ErrorCode::kJailerSetupFailed,
+    ErrorCode::kVmBootFailed,
+    ErrorCode::kVsockConnectFailed,
+    ErrorCode::kTapCreateFailed,
+    ErrorCode::kCaddyApiError,
+    ErrorCode::kOverlayCreateFailed,
+    ErrorCode::kConfigNotFound,
+    ErrorCode::kConfigInvalid,
+    ErrorCode::kTenantExists,
+    ErrorCode::kTenantNotFound,
+    ErrorCode::kPermissionDenied,
+    ErrorCode::kValidationFailed,
+    ErrorCode::kLockFailed,
+    ErrorCode::kBuoyAlreadyRunning,
+    ErrorCode::kSnapshotFailed,
+    ErrorCode::kSuspendFailed,
+    ErrorCode::kSuspendSkipped,
+    ErrorCode::kResumeFailed,
+    ErrorCode::kUninitFailed,
+    ErrorCode::kUnknown,
+    ErrorCode::kDaemonRunning,
+    ErrorCode::kDaemonNotRunning,
+    ErrorCode::kStoreFailed,
+    ErrorCode::kImageMissing,
+    ErrorCode::kImageCorrupt,
+    ErrorCode::kImageBuildFailed,
+    ErrorCode::kNetworkFailed,
+    ErrorCode::kFirewallFailed,
+    ErrorCode::kCgroupFailed,
+    ErrorCode::kVmmFailed,
+    ErrorCode::kAgentUnauthorized,
+    ErrorCode::kProtocolError,
+    ErrorCode::kResourceExhausted,
+    ErrorCode::kInvalidState,
+    ErrorCode::kIoFailed,
+    ErrorCode::kPreflightFailed,
+    ErrorCode::kInternal,
+    ErrorCode::kGatewayUnavailable,
+    ErrorCode::kGatewayRpcFailed,
+    ErrorCode::kRouteNotFound,
+    ErrorCode::kIngressUnavailable,
 };
 }  // namespace
 
@@ -115,6 +196,7 @@ ExitCode exit_code_for(ErrorCode code) {
     case ErrorCode::kKvmNotAvailable:
     case ErrorCode::kResourceExhausted:
     case ErrorCode::kGatewayUnavailable:
+    case ErrorCode::kIngressUnavailable:
       return ExitCode::kUnavailable;
     case ErrorCode::kExecTimeout:
       return ExitCode::kTimeout;

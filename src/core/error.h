@@ -25,33 +25,33 @@ namespace lobster {
 
 enum class ErrorCode {
   // --- spec §12 codes (kept for compatibility; their strings are API) ---
-  kExecFailed,          // A host command exited non-zero or could not be started.
-  kExecTimeout,         // A host command or remote operation ran past its deadline.
-  kNotRoot,             // The operation needs uid 0.
-  kNotLinux,            // The host OS is not Linux.
-  kKvmNotAvailable,     // /dev/kvm missing or a probe VM could not boot (only when KVM is required).
-  kFirecrackerNotFound, // Firecracker binary missing although the firecracker driver was chosen.
-  kJailerNotFound,      // Jailer binary missing although the firecracker driver was chosen.
-  kJailerSetupFailed,   // Chroot, uid drop or namespace setup for a VMM failed.
-  kVmBootFailed,        // The VMM failed to start or configure the guest.
-  kVsockConnectFailed,  // The in-guest agent could not be reached (historical name: TCP now).
-  kTapCreateFailed,     // Creating or configuring a tenant TAP device failed.
-  kCaddyApiError,       // Caddy's admin API refused a request or Caddy is not running.
-  kOverlayCreateFailed, // Creating a tenant's overlay or config disk failed.
-  kConfigNotFound,      // The config file could not be read.
-  kConfigInvalid,       // The config file is not valid (names the key path).
-  kTenantExists,        // A tenant with that name already exists.
-  kTenantNotFound,      // No tenant with that name.
-  kPermissionDenied,    // The caller is not allowed to do this (socket peer, bearer token).
-  kValidationFailed,    // Bad input from the caller (name, flag value, request body).
-  kLockFailed,          // A lock could not be taken (state busy).
-  kBuoyAlreadyRunning,  // The TCP REST listener's port is already in use.
-  kSnapshotFailed,      // Creating or loading a VM snapshot or overlay export failed.
-  kSuspendFailed,       // Suspend is impossible in the tenant's current state, or failed.
-  kSuspendSkipped,      // Suspend skipped: a cron job or heartbeat is due within the wake-ahead.
-  kResumeFailed,        // Resume is impossible in the tenant's current state, or failed.
-  kUninitFailed,        // uninit refused or failed.
-  kUnknown,             // Anything that fits nowhere else; prefer a specific code.
+  kExecFailed,       // A host command exited non-zero or could not be started.
+  kExecTimeout,      // A host command or remote operation ran past its deadline.
+  kNotRoot,          // The operation needs uid 0.
+  kNotLinux,         // The host OS is not Linux.
+  kKvmNotAvailable,  // /dev/kvm missing or a probe VM could not boot (only when KVM is required).
+  kFirecrackerNotFound,  // Firecracker binary missing although the firecracker driver was chosen.
+  kJailerNotFound,       // Jailer binary missing although the firecracker driver was chosen.
+  kJailerSetupFailed,    // Chroot, uid drop or namespace setup for a VMM failed.
+  kVmBootFailed,         // The VMM failed to start or configure the guest.
+  kVsockConnectFailed,   // The in-guest agent could not be reached (historical name: TCP now).
+  kTapCreateFailed,      // Creating or configuring a tenant TAP device failed.
+  kCaddyApiError,        // Caddy's admin API refused a request or Caddy is not running.
+  kOverlayCreateFailed,  // Creating a tenant's overlay or config disk failed.
+  kConfigNotFound,       // The config file could not be read.
+  kConfigInvalid,        // The config file is not valid (names the key path).
+  kTenantExists,         // A tenant with that name already exists.
+  kTenantNotFound,       // No tenant with that name.
+  kPermissionDenied,     // The caller is not allowed to do this (socket peer, bearer token).
+  kValidationFailed,     // Bad input from the caller (name, flag value, request body).
+  kLockFailed,           // A lock could not be taken (state busy).
+  kBuoyAlreadyRunning,   // The TCP REST listener's port is already in use.
+  kSnapshotFailed,       // Creating or loading a VM snapshot or overlay export failed.
+  kSuspendFailed,        // Suspend is impossible in the tenant's current state, or failed.
+  kSuspendSkipped,       // Suspend skipped: a cron job or heartbeat is due within the wake-ahead.
+  kResumeFailed,         // Resume is impossible in the tenant's current state, or failed.
+  kUninitFailed,         // uninit refused or failed.
+  kUnknown,              // Anything that fits nowhere else; prefer a specific code.
   // --- lobsterd (C++) additions ---
   kDaemonRunning,       // Another daemon already owns this state root.
   kDaemonNotRunning,    // No daemon answers on the API socket.
@@ -73,6 +73,7 @@ enum class ErrorCode {
   kGatewayUnavailable,  // The OpenClaw gateway's RPC endpoint could not be reached.
   kGatewayRpcFailed,    // The OpenClaw gateway rejected a connect or an RPC request.
   kRouteNotFound,       // No API endpoint for that method and path (e.g. CLI newer than daemon).
+  kIngressUnavailable,  // lobsterd's ingress process is not running or not answering.
 };
 
 // The stable string for a code ("TENANT_NOT_FOUND"). This is API: never rename.
@@ -83,13 +84,13 @@ ErrorCode code_from_name(std::string_view name);
 // Process exit codes by error class, so scripts can branch without parsing text.
 enum class ExitCode : int {
   kOk = 0,
-  kFailure = 1,       // Operation failed (host, VMM, network, internal).
-  kUsage = 2,         // Bad input or configuration: fix the command or the config.
-  kNotFound = 3,      // Named object does not exist.
-  kConflict = 4,      // Exists already, wrong state, another daemon running.
-  kPermission = 5,    // Not root, not in group lobsterd, bad token.
-  kUnavailable = 6,   // Daemon, agent, Caddy or KVM not reachable / busy; retry may help.
-  kTimeout = 7,       // Deadline exceeded.
+  kFailure = 1,      // Operation failed (host, VMM, network, internal).
+  kUsage = 2,        // Bad input or configuration: fix the command or the config.
+  kNotFound = 3,     // Named object does not exist.
+  kConflict = 4,     // Exists already, wrong state, another daemon running.
+  kPermission = 5,   // Not root, not in group lobsterd, bad token.
+  kUnavailable = 6,  // Daemon, agent, Caddy or KVM not reachable / busy; retry may help.
+  kTimeout = 7,      // Deadline exceeded.
 };
 ExitCode exit_code_for(ErrorCode code);
 
@@ -109,7 +110,7 @@ template <typename T>
 class [[nodiscard]] Result : public std::expected<T, Error> {
  public:
   using std::expected<T, Error>::expected;
-  Result(const std::expected<T, Error>& e) : std::expected<T, Error>(e) {}  // NOLINT
+  Result(const std::expected<T, Error>& e) : std::expected<T, Error>(e) {}        // NOLINT
   Result(std::expected<T, Error>&& e) : std::expected<T, Error>(std::move(e)) {}  // NOLINT
 };
 
@@ -141,13 +142,11 @@ inline Status ok() { return {}; }
 
 // Propagate an error from a Result-returning call, or yield its value.
 // Only TRY function calls, never lvalues (the value is moved out).
-#define LOB_TRY(expr)                                                          \
-  __extension__({                                                              \
-    _Pragma("GCC diagnostic push")                                             \
-    _Pragma("GCC diagnostic ignored \"-Wshadow\"")                             \
-    auto&& lob_try_result_ = (expr);                                           \
-    if (!lob_try_result_.has_value()) [[unlikely]]                             \
-      return std::unexpected<::lobster::Error>(std::move(lob_try_result_).error()); \
-    _Pragma("GCC diagnostic pop")                                              \
-    std::move(lob_try_result_).value();                                        \
+#define LOB_TRY(expr)                                                                   \
+  __extension__({                                                                       \
+    _Pragma("GCC diagnostic push")                                                      \
+        _Pragma("GCC diagnostic ignored \"-Wshadow\"") auto&& lob_try_result_ = (expr); \
+    if (!lob_try_result_.has_value()) [[unlikely]]                                      \
+      return std::unexpected<::lobster::Error>(std::move(lob_try_result_).error());     \
+    _Pragma("GCC diagnostic pop") std::move(lob_try_result_).value();                   \
   })

@@ -55,6 +55,7 @@ TEST(ErrorCodeTest, StableNames) {
       {ErrorCode::kGatewayUnavailable, "GATEWAY_UNAVAILABLE"},
       {ErrorCode::kGatewayRpcFailed, "GATEWAY_RPC_FAILED"},
       {ErrorCode::kRouteNotFound, "ROUTE_NOT_FOUND"},
+      {ErrorCode::kIngressUnavailable, "INGRESS_UNAVAILABLE"},
   };
   for (const auto& [code, name] : kPinned) {
     EXPECT_EQ(code_name(code), name);

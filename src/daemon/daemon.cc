@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "daemon/front_door.h"
 #include "daemon/layout.h"
 #include "daemon/pid_file.h"
 #include "daemon/preflight.h"
@@ -88,6 +89,9 @@ Status run_foreground(const Paths& paths, const DaemonOptions& options) {
   api::ApiContext ctx;
   ctx.paths = paths;
   ctx.config = LOB_TRY_REPORT(reporter, load_config(paths));
+  // Caddy's config is static (domain, ports, TLS): written here and never on tenant changes.
+  LOB_TRY_REPORT(reporter, proxy::write_caddy_config(caddy_options(paths, ctx.config),
+                                                     paths.caddy_config_file()));
   auto store = LOB_TRY_REPORT(reporter, store::SqliteStore::open(paths.db_file(), clock));
   ctx.store = store.get();
   ctx.clock = &clock;

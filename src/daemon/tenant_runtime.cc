@@ -7,12 +7,12 @@
 
 #include "core/fs.h"
 #include "core/log.h"
+#include "daemon/front_door.h"
 #include "host/cgroup/cgroups.h"
 #include "host/firewall/iptables_firewall.h"
 #include "host/firewall/tenant_network.h"
 #include "host/net/rtnl_links.h"
 #include "image/overlay.h"
-#include "proxy/caddy_proxy.h"
 #include "tenant/recover.h"
 #include "tenant/spawn.h"
 #include "vmm/firecracker/driver.h"
@@ -21,69 +21,6 @@
 
 namespace lobster::daemon {
 namespace {
-
-// Starts the supervised Caddy on first use, so hosts (and tests) without tenants never bind
-// the HTTP(S) ports.
-class LazyCaddy final : public proxy::Proxy {
- public:
-  LazyCaddy(const Paths& paths, const Config& cfg) {
-    options_.domain = cfg.caddy.domain;
-    options_.http_port = cfg.caddy.http_port;
-    options_.https_port = cfg.caddy.https_port;
-    options_.admin_socket = paths.caddy_admin_socket();
-    options_.storage_dir = paths.caddy_dir() + "/data";
-    options_.tls_cert_path = cfg.caddy.tls_cert_path;
-    options_.tls_key_path = cfg.caddy.tls_key_path;
-    launch_.caddy_binary = cfg.caddy.binary_path;
-    launch_.config_file = paths.caddy_dir() + "/caddy.json";
-    launch_.pid_file = paths.run_dir + "/caddy.pid";
-    launch_.home_dir = paths.caddy_dir() + "/home";
-    launch_.log_file = paths.log_dir + "/caddy.log";
-  }
-  Status add_tenant(const proxy::TenantRoute& route) override {
-    proxy::Proxy* p = LOB_TRY(get());
-    return p->add_tenant(route);
-  }
-  Status remove_tenant(const std::string& tenant) override {
-    if (!started())
-      return ok();  // nothing routed yet
-    proxy::Proxy* p = LOB_TRY(get());
-    return p->remove_tenant(tenant);
-  }
-  Status sync(const std::vector<proxy::TenantRoute>& routes) override {
-    if (routes.empty() && !started())
-      return ok();
-    proxy::Proxy* p = LOB_TRY(get());
-    return p->sync(routes);
-  }
-  Result<std::vector<std::string>> live_route_ids() override {
-    if (!started())
-      return std::vector<std::string>{};
-    proxy::Proxy* p = LOB_TRY(get());
-    return p->live_route_ids();
-  }
-
- private:
-  // Started by us, or left running by a previous daemon (Caddy outlives it, e.g. after
-  // kill -9): that Caddy may still route tenants crash recovery removes, so it must be
-  // adopted before "nothing routed yet" can be assumed.
-  bool started() {
-    std::lock_guard lock(mu_);
-    return caddy_ != nullptr || fs::exists(launch_.pid_file);
-  }
-  Result<proxy::Proxy*> get() {
-    std::lock_guard lock(mu_);
-    if (!caddy_) {
-      LOB_TRY(fs::ensure_dir(launch_.home_dir, 0700));
-      caddy_ = LOB_TRY(proxy::CaddyProxy::start(options_, launch_, {}));
-    }
-    return caddy_.get();
-  }
-  proxy::ProxyOptions options_;
-  proxy::CaddyLaunch launch_;
-  std::mutex mu_;
-  std::unique_ptr<proxy::CaddyProxy> caddy_;
-};
 
 // Test-only failure injection (tests/e2e/crash): LOBSTERD_TEST_FAIL_STEP=<spawn step> makes
 // every spawn fail right after that step took effect. Read once at start and logged loudly,
@@ -125,7 +62,7 @@ struct TenantRuntime::Parts {
   std::unique_ptr<firewall::IptablesFirewall> firewall;
   std::unique_ptr<cgroup::FsCgroups> cgroups;
   std::unique_ptr<vmm::VmmDriver> vmm;
-  std::unique_ptr<LazyCaddy> proxy;
+  std::unique_ptr<FrontDoor> proxy;
 };
 
 TenantRuntime::TenantRuntime(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
@@ -164,7 +101,7 @@ Result<std::unique_ptr<TenantRuntime>> TenantRuntime::create(const Paths& paths,
         vmm::qemu::QemuOptions{.binary = config.vmm.qemu_binary}, probe, *parts->cgroups,
         parts->runner);
   }
-  parts->proxy = std::make_unique<LazyCaddy>(paths, config);
+  parts->proxy = std::make_unique<FrontDoor>(paths, config);
 
   tenant::TenantEnv env;
   env.paths = paths;
@@ -196,7 +133,6 @@ Result<std::vector<std::string>> TenantRuntime::reconcile() {
   auto report = LOB_TRY(tenant::recover(env));
   auto tenants = LOB_TRY(env.store->list_tenants());
   std::vector<firewall::TenantNetworkSpec> nets;
-  std::vector<proxy::TenantRoute> routes;
   std::map<uint32_t, std::string> by_tap;
   std::vector<std::string> recreated;
   for (const auto& t : tenants) {
@@ -205,7 +141,6 @@ Result<std::vector<std::string>> TenantRuntime::reconcile() {
       continue;
     nets.push_back(
         {f->net, static_cast<uid_t>(t.alloc.jail_uid), static_cast<gid_t>(t.alloc.jail_uid)});
-    routes.push_back({t.name, f->subnet.guest.to_string() + ":9000"});
     by_tap[f->net.tap_id] = t.name;
   }
   if (!tenants.empty() || !report.removed.empty()) {
@@ -221,7 +156,8 @@ Result<std::vector<std::string>> TenantRuntime::reconcile() {
                 {{"tap_ids", net.recreated_taps}, {"tenants", recreated}});
     }
   }
-  LOB_TRY(env.proxy->sync(routes));
+  if (!tenants.empty())
+    LOB_TRY(env.proxy->ensure_running());
   log::info("reconcile.done", {{"tenants", tenants.size()}, {"torn_down", report.removed}});
   return recreated;
 }

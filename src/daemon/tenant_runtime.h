@@ -1,11 +1,11 @@
 // TenantRuntime: the daemon's real tenant machinery — rtnetlink TAPs, iptables rules,
-// cgroups, the VMM driver chosen by vmm.driver, the supervised Caddy, verified images — wired
-// into one tenant::TenantService. Built once at daemon start; reconcile() then drives every
-// tenant to a consistent state (unfinished spawns/evicts torn down, TAPs, rules and routes
-// rebuilt from the store: spec §16 item 11).
+// cgroups, the VMM driver chosen by vmm.driver, the front door (Caddy + ingress), verified images —
+// wired into one tenant::TenantService. Built once at daemon start; reconcile() then drives every
+// tenant to a consistent state (unfinished spawns/evicts torn down, TAPs and rules rebuilt from
+// the store, the front door started: spec §16 item 11).
 //
-// Caddy starts lazily (first route or first reconcile with tenants), so a host without tenants
-// never binds ports 80/443.
+// The front door starts lazily (first spawn or first reconcile with tenants), so a host without
+// tenants never binds ports 80/443.
 #pragma once
 
 #include <memory>

@@ -91,18 +91,11 @@ CheckResult check_gateway_config(tenant::TenantEnv& env, const store::Tenant& t,
   return pass(kGatewayConfig, "OpenClaw settings current");
 }
 
-CheckResult check_routes(tenant::TenantEnv& env, const store::Tenant& t) {
-  auto ids = env.proxy->live_route_ids();
-  if (!ids)
-    return fail(kNetCaddyRoute, "Cannot list Caddy routes: " + ids.error().message);
-  std::vector<std::string> missing;
-  for (const std::string& want : {proxy::route_id(t.name), proxy::ws_route_id(t.name)}) {
-    if (std::find(ids->begin(), ids->end(), want) == ids->end())
-      missing.push_back(want);
-  }
-  if (!missing.empty())
-    return fail(kNetCaddyRoute, fmt::format("Missing route(s): {}", fmt::join(missing, ", ")));
-  return pass(kNetCaddyRoute, "HTTP and WebSocket routes present");
+CheckResult check_ingress(tenant::TenantEnv& env) {
+  Status s = env.proxy->check();
+  if (!s)
+    return fail(kNetIngress, s.error().message);
+  return pass(kNetIngress, "Caddy and the ingress are running and answering");
 }
 
 CheckResult check_firewall(tenant::TenantEnv& env, const tenant::TenantFacts& f) {
@@ -190,7 +183,7 @@ std::vector<CheckResult> run_checks(tenant::TenantEnv& env, const store::Tenant&
   auto tap = std::async(std::launch::async, [&] { return check_tap(env, f); });
   auto gateway = std::async(std::launch::async, [&] { return check_gateway(agent); });
   auto rules = std::async(std::launch::async, [&] { return check_firewall(env, f); });
-  CheckResult routes = check_routes(env, t);
+  CheckResult routes = check_ingress(env);
   CheckResult config = check_gateway_config(env, t, f);
   out.push_back(process.get());
   out.push_back(responsive.get());

@@ -16,7 +16,7 @@
 //                    auth; tenant/guest_config.h), as recorded on the tenant's config disk,
 //                    match what the current lobsterd and config derive: a tenant made by an
 //                    older lobsterd (or before openclaw.defaultConfig changed) fails it
-//   net.caddy-route  Caddy serves both lobster-<name> and lobster-<name>-ws (asked live)
+//   net.ingress      Caddy and the ingress run and answer (the ingress routes every tenant)
 //   net.firewall     the tenant's NAT, isolation and lockdown rules are present exactly once
 //                    and in order, and the shared base chains and jumps exist (the firewall's
 //                    verify against every stored tenant; a flushed table fails it)
@@ -40,10 +40,10 @@ inline constexpr std::string_view kVmResponsive = "vm.responsive";
 inline constexpr std::string_view kNetTap = "net.tap";
 inline constexpr std::string_view kNetGateway = "net.gateway";
 inline constexpr std::string_view kGatewayConfig = "gateway.config";
-inline constexpr std::string_view kNetCaddyRoute = "net.caddy-route";
+inline constexpr std::string_view kNetIngress = "net.ingress";
 inline constexpr std::string_view kNetFirewall = "net.firewall";
 inline constexpr std::array<std::string_view, 7> kCheckOrder = {
-    kVmProcess, kVmResponsive, kNetTap, kNetGateway, kGatewayConfig, kNetCaddyRoute, kNetFirewall};
+    kVmProcess, kVmResponsive, kNetTap, kNetGateway, kGatewayConfig, kNetIngress, kNetFirewall};
 
 struct CheckResult {
   std::string check;  // one of kCheckOrder

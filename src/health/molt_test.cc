@@ -152,17 +152,16 @@ TEST_F(MoltTest, MissingTapGetsTapRulesAndANewVm) {
   EXPECT_NE(alice().vm->pid, old_pid);
 }
 
-TEST_F(MoltTest, MissingRouteIsReadded) {
-  ASSERT_THAT(proxy_.remove_tenant("alice"), IsOk());
+TEST_F(MoltTest, DeadIngressIsRestarted) {
+  proxy_.set_down(true);
   auto r = molt_alice();
   ASSERT_THAT(r, IsOk());
-  EXPECT_EQ(names(r->initial_checks), std::vector<std::string>{"net.caddy-route"});
-  EXPECT_THAT(r->initial_checks[5].message, HasSubstr("lobster-alice"));
+  EXPECT_EQ(names(r->initial_checks), std::vector<std::string>{"net.ingress"});
+  EXPECT_THAT(r->initial_checks[5].message, HasSubstr("not running"));
   ASSERT_EQ(r->repairs.size(), 1u);
-  EXPECT_EQ(r->repairs[0].repair, "proxy.readd-routes");
+  EXPECT_EQ(r->repairs[0].repair, "ingress.restart");
   EXPECT_TRUE(r->healthy);
-  ASSERT_EQ(proxy_.routes().size(), 1u);
-  EXPECT_EQ(proxy_.routes()[0].upstream, "10.0.0.6:9000");
+  EXPECT_TRUE(proxy_.running());
 }
 
 TEST_F(MoltTest, StoppedGatewayIsEnsured) {
@@ -227,12 +226,12 @@ TEST_F(MoltTest, TankReportsStatesFromTheSameChecks) {
   ASSERT_THAT(rows, IsOk());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].state, "HEALTHY");
-  ASSERT_THAT(proxy_.remove_tenant("alice"), IsOk());
+  proxy_.set_down(true);
   rows = tank(env_);
   ASSERT_THAT(rows, IsOk());
   EXPECT_EQ((*rows)[0].state, "DEGRADED");
   ASSERT_EQ((*rows)[0].failed_checks.size(), 1u);
-  EXPECT_EQ((*rows)[0].failed_checks[0].first, "net.caddy-route");
+  EXPECT_EQ((*rows)[0].failed_checks[0].first, "net.ingress");
 }
 
 TEST_F(MoltTest, HoldsAreStoredForwardedRenewedAndReleased) {

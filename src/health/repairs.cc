@@ -87,12 +87,9 @@ Status sync_gateway_config(tenant::TenantEnv& env, const store::Tenant& t,
   return ok();
 }
 
-Status readd_routes(tenant::TenantEnv& env, const store::Tenant& t, const tenant::TenantFacts& f,
-                    Actions& actions) {
-  // add_tenant replaces both routes as one change, so a half-present pair is fixed too.
-  LOB_TRY(env.proxy->add_tenant({t.name, f.subnet.guest.to_string() + ":9000"}));
-  actions.push_back("Re-added routes " + proxy::route_id(t.name) + " and " +
-                    proxy::ws_route_id(t.name));
+Status restart_ingress(tenant::TenantEnv& env, Actions& actions) {
+  LOB_TRY(env.proxy->ensure_running());
+  actions.push_back("Started Caddy and the ingress where they were not answering");
   return ok();
 }
 
@@ -108,8 +105,8 @@ std::string_view repair_name(RepairKind kind) {
       return "gateway.ensure";
     case RepairKind::kSyncGatewayConfig:
       return "gateway.sync-config";
-    case RepairKind::kReaddRoutes:
-      return "proxy.readd-routes";
+    case RepairKind::kRestartIngress:
+      return "ingress.restart";
   }
   return "unknown";
 }
@@ -132,8 +129,8 @@ std::vector<RepairKind> plan_repairs(const std::vector<CheckResult>& checks) {
     plan.push_back(RepairKind::kEnsureGateway);
   if (failed(kGatewayConfig))
     plan.push_back(RepairKind::kSyncGatewayConfig);
-  if (failed(kNetCaddyRoute))
-    plan.push_back(RepairKind::kReaddRoutes);
+  if (failed(kNetIngress))
+    plan.push_back(RepairKind::kRestartIngress);
   return plan;
 }
 
@@ -163,8 +160,8 @@ std::vector<RepairResult> run_repairs(tenant::TenantEnv& env, const store::Tenan
         case RepairKind::kSyncGatewayConfig:
           s = sync_gateway_config(env, t, *facts, r.actions);
           break;
-        case RepairKind::kReaddRoutes:
-          s = readd_routes(env, t, *facts, r.actions);
+        case RepairKind::kRestartIngress:
+          s = restart_ingress(env, r.actions);
           break;
       }
     }

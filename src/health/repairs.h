@@ -24,7 +24,7 @@
 //                                     to the running guest, which merges them into its
 //                                     openclaw.json; OpenClaw applies proxy trust and origins
 //                                     live (after a VM restart, so the fresh guest gets them too)
-//   net.caddy-route                -> kReaddRoutes: add (replace) both routes
+//   net.ingress                    -> kRestartIngress: start Caddy + ingress (kill a hung one)
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -43,11 +43,11 @@ enum class RepairKind {
   kRestartVm,
   kEnsureGateway,
   kSyncGatewayConfig,
-  kReaddRoutes
+  kRestartIngress
 };
 
 // Stable names: "net.recreate-tap", "vm.restart", "gateway.ensure", "gateway.sync-config",
-// "proxy.readd-routes".
+// "ingress.restart".
 std::string_view repair_name(RepairKind kind);
 
 struct RepairResult {

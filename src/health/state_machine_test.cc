@@ -95,7 +95,7 @@ TEST(StateMachineTest, SuspendedAndCooldownAndForget) {
   EXPECT_EQ(sm.mark_suspended("a").to, HealthState::kSuspended);
   EXPECT_EQ(sm.observe("a", healthy(), 0).to, HealthState::kHealthy);
   sm.mark_suspended("b");
-  Transition t = sm.observe("b", failing({kNetCaddyRoute}), 0);
+  Transition t = sm.observe("b", failing({kNetIngress}), 0);
   EXPECT_EQ(t.to, HealthState::kDegraded);
   EXPECT_TRUE(t.repair);
   sm.record_repair("b", 1000);
@@ -113,15 +113,14 @@ TEST(RepairPlanTest, MapsChecksToDeduplicatedRepairsInDependencyOrder) {
   EXPECT_EQ(plan_repairs(failing({kVmProcess})), std::vector<RepairKind>{RepairKind::kRestartVm});
   EXPECT_EQ(plan_repairs(failing({kVmResponsive, kNetGateway})),
             std::vector<RepairKind>{RepairKind::kEnsureGateway});
-  EXPECT_EQ(plan_repairs(failing({kNetCaddyRoute})),
-            std::vector<RepairKind>{RepairKind::kReaddRoutes});
+  EXPECT_EQ(plan_repairs(failing({kNetIngress})),
+            std::vector<RepairKind>{RepairKind::kRestartIngress});
   // A re-created TAP is a new device: the VM must restart too, after the network exists.
   EXPECT_EQ(plan_repairs(failing({kNetTap})),
             (std::vector<RepairKind>{RepairKind::kRecreateNetwork, RepairKind::kRestartVm}));
-  EXPECT_EQ(
-      plan_repairs(failing({kVmProcess, kVmResponsive, kNetTap, kNetGateway, kNetCaddyRoute})),
-      (std::vector<RepairKind>{RepairKind::kRecreateNetwork, RepairKind::kRestartVm,
-                               RepairKind::kEnsureGateway, RepairKind::kReaddRoutes}));
+  EXPECT_EQ(plan_repairs(failing({kVmProcess, kVmResponsive, kNetTap, kNetGateway, kNetIngress})),
+            (std::vector<RepairKind>{RepairKind::kRecreateNetwork, RepairKind::kRestartVm,
+                                     RepairKind::kEnsureGateway, RepairKind::kRestartIngress}));
   EXPECT_EQ(repair_name(RepairKind::kRestartVm), "vm.restart");
 }
 

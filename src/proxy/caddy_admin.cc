@@ -31,21 +31,6 @@ Status CaddyAdmin::load(const nlohmann::json& config) {
   return ok();
 }
 
-Result<std::vector<std::string>> CaddyAdmin::route_ids() {
-  std::string body =
-      LOB_TRY(call("GET", std::string("/config/apps/http/servers/") + kServerName + "/routes", ""));
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  std::vector<std::string> ids;
-  if (!j.is_array())
-    return ids;  // "null" when the server has no routes
-  for (const auto& route : j) {
-    if (route.is_object() && route.contains("@id") && route["@id"].is_string()) {
-      ids.push_back(route["@id"].get<std::string>());
-    }
-  }
-  return ids;
-}
-
 bool CaddyAdmin::reachable() { return call("GET", "/config/admin", "").has_value(); }
 
 }  // namespace lobster::proxy

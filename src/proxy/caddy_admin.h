@@ -17,8 +17,6 @@ class CaddyAdmin {
 
   // Replaces the whole running config (POST /load).
   Status load(const nlohmann::json& config);
-  // Ids (@id) of the routes of our server, in order.
-  Result<std::vector<std::string>> route_ids();
   // True if the admin socket answers.
   bool reachable();
 

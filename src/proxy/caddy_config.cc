@@ -4,8 +4,6 @@ namespace lobster::proxy {
 
 using nlohmann::json;
 
-std::string route_id(const std::string& tenant) { return "lobster-" + tenant; }
-std::string ws_route_id(const std::string& tenant) { return "lobster-" + tenant + "-ws"; }
 std::string tenant_host(const std::string& tenant, const std::string& domain) {
   return tenant + "." + domain;
 }
@@ -19,20 +17,34 @@ bool uses_internal_ca(const std::string& domain) {
   return false;
 }
 
+bool uses_on_demand_tls(const ProxyOptions& o) {
+  return !(o.tls_cert_path && o.tls_key_path) && !uses_internal_ca(o.domain);
+}
+
+std::string ask_url(const ProxyOptions& o) {
+  return "http://127.0.0.1:" + std::to_string(o.ask_port) + "/v1/ask";
+}
+
 namespace {
 
-json proxy_handler(const std::string& upstream, bool close_upstream) {
-  json h = {{"handler", "reverse_proxy"},
-            {"upstreams", json::array({{{"dial", upstream}}})},
-            {"transport", {{"protocol", "http"}, {"dial_timeout", "3s"}}},
-            {"load_balancing", {{"try_duration", "30s"}, {"try_interval", "500ms"}}},
-            {"headers", {{"request", forwarded_header_policy()}}}};
-  if (close_upstream) {
-    // No upstream keep-alive pooling: pooled idle connections would count as active clients
-    // in the guest and block idle suspend (spec §5.6).
-    h["headers"]["request"]["set"] = {{"Connection", json::array({"close"})}};
-  }
-  return h;
+json ingress_handler(const std::string& ingress_socket) {
+  return {{"handler", "reverse_proxy"},
+          {"upstreams", json::array({{{"dial", "unix/" + ingress_socket}}})},
+          // One upstream connection per request: the ingress routes a connection by its first
+          // request head only, so a pooled connection must never carry another tenant's request.
+          {"transport",
+           {{"protocol", "http"}, {"dial_timeout", "3s"}, {"keep_alive", {{"enabled", false}}}}},
+          {"flush_interval", -1},
+          {"headers", {{"request", forwarded_header_policy()}}}};
+}
+
+// Hosts outside *.<domain>: the same JSON error shape lobsterd answers everywhere.
+json not_found_handler() {
+  return {{"handler", "static_response"},
+          {"status_code", 404},
+          {"headers", {{"Content-Type", json::array({"application/json"})}}},
+          {"body", R"({"code":"TENANT_NOT_FOUND","message":"no tenant is served at this host"})"},
+          {"close", true}};
 }
 
 }  // namespace
@@ -44,34 +56,23 @@ json forwarded_header_policy() {
   // address forwarded by a proxy (it would look like a local, more trusted client), so it is
   // forwarded as 0.0.0.0, "this host" (RFC 1122 3.2.1.3), which OpenClaw attributes like any
   // other remote client.
+  // Forwarded (RFC 7239) and X-Real-IP are not written by Caddy: drop what a client sent.
   return {{"replace",
            {{"X-Forwarded-For", json::array({{{"search_regexp", kLoopbackPeerPattern},
-                                              {"replace", kHostLocalClientAddress}}})}}}};
+                                              {"replace", kHostLocalClientAddress}}})}}},
+          {"delete", json::array({"Forwarded", "X-Real-IP"})}};
 }
 
-std::vector<json> tenant_routes(const TenantRoute& route, const std::string& domain) {
-  std::string host = tenant_host(route.tenant, domain);
-  json ws = {{"@id", ws_route_id(route.tenant)},
-             {"match", json::array({{{"host", json::array({host})},
-                                     {"header", {{"Connection", json::array({"*Upgrade*"})}}}}})},
-             {"handle", json::array({proxy_handler(route.upstream, false)})},
-             {"terminal", true}};
-  json http = {{"@id", route_id(route.tenant)},
-               {"match", json::array({{{"host", json::array({host})}}})},
-               {"handle", json::array({proxy_handler(route.upstream, true)})},
-               {"terminal", true}};
-  return {ws, http};
-}
-
-json base_config(const ProxyOptions& o, const std::vector<TenantRoute>& routes) {
-  json route_list = json::array();
-  for (const auto& r : routes) {
-    for (auto& j : tenant_routes(r, o.domain)) route_list.push_back(std::move(j));
-  }
+json base_config(const ProxyOptions& o) {
+  std::string wildcard = "*." + o.domain;
+  json routes = json::array({{{"match", json::array({{{"host", json::array({wildcard})}}})},
+                              {"handle", json::array({ingress_handler(o.ingress_socket)})},
+                              {"terminal", true}},
+                             {{"handle", json::array({not_found_handler()})}, {"terminal", true}}});
   json server = {
       {"listen",
        json::array({":" + std::to_string(o.https_port), ":" + std::to_string(o.http_port)})},
-      {"routes", route_list},
+      {"routes", routes},
   };
   // Caddy decides which ports are "HTTP" and "HTTPS" by these app-level settings.
   json http_app = {{"http_port", o.http_port},
@@ -83,7 +84,6 @@ json base_config(const ProxyOptions& o, const std::vector<TenantRoute>& routes) 
       {"logging", {{"logs", {{"default", {{"level", "WARN"}}}}}}},
   };
   json apps = {{"http", http_app}};
-  std::string wildcard = "*." + o.domain;
   if (o.tls_cert_path && o.tls_key_path) {
     apps["http"]["servers"][kServerName]["tls_connection_policies"] = json::array({json::object()});
     apps["tls"] = {{"certificates",
@@ -97,6 +97,12 @@ json base_config(const ProxyOptions& o, const std::vector<TenantRoute>& routes) 
         {"automation",
          {{"policies", json::array({{{"subjects", json::array({wildcard, o.domain})},
                                      {"issuers", json::array({{{"module", "internal"}}})}}})}}}};
+  }
+  if (uses_on_demand_tls(o)) {
+    apps["tls"] = {{"automation",
+                    {{"on_demand", {{"ask", ask_url(o)}}},
+                     {"policies", json::array({{{"subjects", json::array({wildcard})},
+                                                {"on_demand", true}}})}}}};
   }
   cfg["apps"] = apps;
   return cfg;

@@ -1,21 +1,17 @@
-// CaddyProxy: the real Proxy. Runs and supervises lobsterd's own Caddy (`caddy run --config
-// <file>`), restarting it with backoff if it dies; the config file always holds the full route
-// set, so a restarted Caddy serves every route again at once. Every change rewrites that file
-// (0600, atomic) and loads it through the admin API.
+// CaddyProxy: lobsterd's own Caddy, run and supervised as a SupervisedProcess (`caddy run
+// --config <file>`), restarted with backoff if it dies. Its config is static (caddy_config.h):
+// start() writes the file only when its content changed (domain, ports or TLS settings), and
+// then loads it into an adopted Caddy; tenant changes never touch it.
 //
 // Caddy outlives the daemon on purpose (tenants stay reachable while lobsterd restarts); a new
-// CaddyProxy adopts a running Caddy recorded in the pid file (verified by /proc/<pid>/exe),
-// never by process name. stop_caddy() ends it (uninit, tests).
+// CaddyProxy adopts the running Caddy recorded in the pid file. stop_caddy() ends it.
 #pragma once
 
-#include <atomic>
 #include <memory>
-#include <mutex>
-#include <thread>
 
-#include "core/unique_fd.h"
 #include "proxy/caddy_admin.h"
-#include "proxy/proxy.h"
+#include "proxy/caddy_config.h"
+#include "proxy/supervised.h"
 
 namespace lobster::proxy {
 
@@ -28,44 +24,35 @@ struct CaddyLaunch {
   bool supervise = true;  // restart Caddy when it exits
 };
 
-class CaddyProxy final : public Proxy {
+// Writes base_config(options) to `file` (0600, atomic) unless it already holds exactly that
+// (the daemon writes it at start; Caddy reads it whenever it starts).
+// Returns true when the file changed. Errors: kIoFailed.
+Result<bool> write_caddy_config(const ProxyOptions& options, const std::string& file);
+
+class CaddyProxy {
  public:
-  static Result<std::unique_ptr<CaddyProxy>> start(ProxyOptions options, CaddyLaunch launch,
-                                                   std::vector<TenantRoute> routes);
-  ~CaddyProxy() override;
-  CaddyProxy(const CaddyProxy&) = delete;
-  CaddyProxy& operator=(const CaddyProxy&) = delete;
+  // Errors: kCaddyApiError (Caddy cannot start or refuses the config), kIoFailed.
+  static Result<std::unique_ptr<CaddyProxy>> start(ProxyOptions options, CaddyLaunch launch);
 
-  Status add_tenant(const TenantRoute& route) override;
-  Status remove_tenant(const std::string& tenant) override;
-  Status sync(const std::vector<TenantRoute>& routes) override;
-  Result<std::vector<std::string>> live_route_ids() override;
-
+  // Terminates the Caddy recorded in launch.pid_file if it is ours (uninit; no daemon needed).
+  static Status stop_recorded(const ProxyOptions& options, const CaddyLaunch& launch);
   // Stops supervision and terminates Caddy (SIGTERM, then SIGKILL after 5 s) by pidfd.
   Status stop_caddy();
   // Pid of the Caddy currently supervised (0 if none).
   int caddy_pid() const;
+  // Running and its admin socket answers.
+  bool healthy() const;
+  // Restarts Caddy unless it runs (repairs). Errors: kCaddyApiError.
+  Status ensure_running();
   // Path of the internal CA root certificate clients can trust (internal-CA domains only).
   std::string ca_root_path() const;
 
  private:
-  CaddyProxy(ProxyOptions options, CaddyLaunch launch, std::vector<TenantRoute> routes);
-  Status apply_locked();           // write config file + /load
-  Status ensure_running_locked();  // adopt or spawn, wait for the admin socket
-  Status spawn_locked();
-  bool adopt_locked();
-  void supervise_loop();
-
+  CaddyProxy(ProxyOptions options, CaddyLaunch launch);
   ProxyOptions options_;
   CaddyLaunch launch_;
-  CaddyAdmin admin_;
-  mutable std::mutex mu_;
-  std::vector<TenantRoute> routes_;
-  UniqueFd pidfd_;
-  int pid_ = 0;
-  UniqueFd wake_fd_;  // eventfd: wakes the supervisor for shutdown
-  std::atomic<bool> stopping_{false};
-  std::thread supervisor_;
+  std::unique_ptr<CaddyAdmin> admin_;
+  std::unique_ptr<SupervisedProcess> process_;
 };
 
 }  // namespace lobster::proxy

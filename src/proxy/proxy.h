@@ -1,32 +1,32 @@
-// Proxy: the HTTPS front door. Each tenant gets `<name>.<domain>` routes (HTTP + WebSocket) to
-// its gateway; nothing else reaches a gateway. Called by tenant operations (spawn adds routes,
-// evict removes them) and by reconcile (sync to exactly the store's tenants).
+// Proxy: the HTTPS front door, Caddy (static config, caddy_config.h) in front of lobsterd's
+// ingress process (src/ingress). Tenants need no per-tenant routes: the ingress maps
+// `<name>.<domain>` to the tenant from the store. Tenant operations only make sure the front
+// door runs (spawn), health checks ask whether it answers, and the daemon reads the
+// ingress's per-tenant activity counters through it.
 //
-//   auto proxy = LOB_TRY(CaddyProxy::start(options, initial_routes));
-//   LOB_TRY(proxy->add_tenant({"alice", "10.0.0.6:9000"}));
+//   LOB_TRY(proxy->ensure_running());
+//   auto report = LOB_TRY(proxy->activity());
 //
-// All methods are idempotent and thread-safe.
+// All methods are thread-safe.
 #pragma once
 
-#include <string>
-#include <vector>
-
 #include "core/error.h"
-#include "proxy/caddy_config.h"
+#include "ingress/activity.h"
 
 namespace lobster::proxy {
 
 class Proxy {
  public:
   virtual ~Proxy() = default;
-  // Adds or replaces the tenant's two routes. kCaddyApiError if Caddy refuses.
-  virtual Status add_tenant(const TenantRoute& route) = 0;
-  // Removes the tenant's routes; absent routes are not an error.
-  virtual Status remove_tenant(const std::string& tenant) = 0;
-  // Makes the route set exactly `routes` (reconcile after a restart or drift).
-  virtual Status sync(const std::vector<TenantRoute>& routes) = 0;
-  // The route ids Caddy is really serving now (asked from Caddy, not from memory).
-  virtual Result<std::vector<std::string>> live_route_ids() = 0;
+  // Starts (or adopts) Caddy and the ingress unless they run. Idempotent.
+  // Errors: kCaddyApiError, kIngressUnavailable.
+  virtual Status ensure_running() = 0;
+  // Both processes run and answer (Caddy's admin socket, the ingress's ping).
+  // Errors: kCaddyApiError, kIngressUnavailable.
+  virtual Status check() = 0;
+  // The ingress's per-tenant counters (ingress/activity.h); an empty report while the front
+  // door has not been started. Errors: kIngressUnavailable.
+  virtual Result<ingress::ActivityReport> activity() = 0;
 };
 
 }  // namespace lobster::proxy

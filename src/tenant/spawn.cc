@@ -194,11 +194,10 @@ Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& req, const store::
       "agent", "waiting for the guest agent", [&]() { return await_agent(env, t, f, vm, actor); },
       nullptr));
   LOB_TRY(steps.run(
-      "proxy", "adding route https://" + name + "." + env.config.caddy.domain,
-      [&]() {
-        return env.proxy->add_tenant({name, f.subnet.guest.to_string() + ":9000"});
-      },
-      [&env, &t]() { return remove_routes(env, t); }));
+      "proxy", "starting the front door for https://" + name + "." + env.config.caddy.domain,
+      // Caddy and the ingress are shared by all tenants and route by the store: nothing to
+      // undo, and the tenant becomes reachable only once "activate" marks it active.
+      [&]() { return env.proxy->ensure_running(); }, nullptr));
   LOB_TRY(steps.run(
       "activate", "marking the tenant active",
       [&]() -> Status {

@@ -6,10 +6,6 @@
 
 namespace lobster::tenant {
 
-Status remove_routes(TenantEnv& env, const store::Tenant& t) {
-  return env.proxy->remove_tenant(t.name);
-}
-
 Status stop_vm(TenantEnv& env, const store::Tenant& t, const TenantFacts& f, int64_t graceful_ms) {
   Status first = ok();
   if (t.vm) {
@@ -58,8 +54,6 @@ Status teardown(TenantEnv& env, const store::Tenant& t, const store::Actor& acto
       progress(step, detail);
   };
   TenantFacts f = LOB_TRY(facts_for(env, t));
-  say("proxy", "removing routes");
-  LOB_TRY(remove_routes(env, t));
   say("vm", "stopping VM");
   // No graceful shutdown: the disk is deleted next, and the guest does not power off on the
   // ACPI button, so a grace period only added its full 5 s to every evict (bench/lifecycle).

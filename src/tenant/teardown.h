@@ -9,7 +9,6 @@
 namespace lobster::tenant {
 
 // Each returns the first error but keeps going where that is safe; all are idempotent.
-Status remove_routes(TenantEnv& env, const store::Tenant& t);
 Status stop_vm(TenantEnv& env, const store::Tenant& t, const TenantFacts& f, int64_t graceful_ms);
 Status remove_network(TenantEnv& env, const TenantFacts& f);
 Status remove_files(const TenantFacts& f);

@@ -7,11 +7,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 
 #include "guest/ws/connection.h"
+#include "guest/ws/digest.h"
 
 namespace lobster::guest::testgw {
 namespace {
@@ -56,6 +58,44 @@ void echo_loop(ws::Connection& conn, int idle_timeout_ms) {
     if (!sent)
       return;
   }
+}
+
+// POST /echo: reads exactly Content-Length body bytes (bounded) and answers
+// {"sha256":"<hex>","bytes":N}, so tests can prove a body arrived intact.
+void echo_body(int fd, const ws::HttpRequest& req, std::string_view already,
+               const Options& options) {
+  auto reply = [&](int status, std::string_view reason, const std::string& body) {
+    (void)ws::write_all(fd, http_response(status, reason, body), in_ms(5000));
+  };
+  auto length_text = req.headers.get("Content-Length");
+  size_t length = 0;
+  if (!length_text || length_text->empty() || length_text->size() > 12 ||
+      length_text->find_first_not_of("0123456789") != std::string_view::npos) {
+    reply(411, "Length Required", R"({"error":"Content-Length required"})");
+    return;
+  }
+  length = std::stoull(std::string(*length_text));
+  if (length > options.max_echo_body) {
+    reply(413, "Payload Too Large", R"({"error":"body too large"})");
+    return;
+  }
+  ws::Sha256 hash;
+  size_t got = std::min(already.size(), length);
+  hash.update(already.substr(0, got));
+  std::array<char, 16384> buf{};
+  const auto deadline = in_ms(options.header_timeout_ms * 6);
+  while (got < length) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, ws::remaining_ms(deadline)) <= 0)
+      return;  // slow or stuck client: close
+    ssize_t n = ::recv(fd, buf.data(), std::min(buf.size(), length - got), 0);
+    if (n <= 0)
+      return;
+    hash.update(std::string_view(buf.data(), static_cast<size_t>(n)));
+    got += static_cast<size_t>(n);
+  }
+  reply(200, "OK",
+        R"({"sha256":")" + ws::to_hex(hash.finish()) + R"(","bytes":)" + std::to_string(got) + "}");
 }
 
 }  // namespace
@@ -196,6 +236,10 @@ void TestGateway::handle(int id, UniqueFd fd) {
     if (!req) {
       (void)ws::write_all(raw_fd, http_response(400, "Bad Request", R"({"error":"bad request"})"),
                           in_ms(1000));
+      return;
+    }
+    if (req->method == "POST" && req->path() == "/echo") {
+      echo_body(raw_fd, *req, head->rest, options_);
       return;
     }
     if (req->path() == "/health") {

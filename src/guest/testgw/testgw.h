@@ -1,8 +1,10 @@
 // lobster-testgw: the minimal profile's stand-in for the OpenClaw gateway (guest contract).
-// HTTP `GET /health` -> 200 {"ok":true}; a WebSocket echo on `/ws` that requires the gateway
-// token as `Authorization: Bearer <token>` or `?token=<token>` (401 otherwise, compared in
-// constant time); everything else 404. One thread per connection, bounded (503 beyond).
-// Built for the host too, so its tests run under ASan; main.cc makes the static guest binary.
+// HTTP `GET /health` -> 200 {"ok":true}; `POST /echo` -> 200 {"sha256":"<hex of the body>",
+// "bytes":N} (Content-Length bodies, bounded; proves bodies survive the ingress); a WebSocket echo
+// on `/ws` that requires the gateway token as `Authorization: Bearer <token>` or `?token=<token>`
+// (401 otherwise, compared in constant time); everything else 404. One thread per connection,
+// bounded (503 beyond). Built for the host too, so its tests run under ASan; main.cc makes the
+// static guest binary.
 //
 //   auto gw = LOB_TRY(TestGateway::create({.port = 9000, .token = token}));
 //   std::thread t([&] { gw->serve(); });
@@ -33,6 +35,7 @@ struct Options {
   int header_timeout_ms = 10'000;
   int idle_timeout_ms = 300'000;  // an echo connection with no traffic for this long is closed
   size_t max_message = 1u << 20;
+  size_t max_echo_body = 64u << 20;  // POST /echo bodies beyond this get 413
 };
 
 // Constant-time for a given expected length; false if `expected` is empty.

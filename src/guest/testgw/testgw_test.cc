@@ -11,6 +11,7 @@
 
 #include "core/testing/matchers.h"
 #include "guest/ws/connection.h"
+#include "guest/ws/digest.h"
 
 namespace lobster::guest::testgw {
 namespace {
@@ -95,6 +96,21 @@ TEST_F(TestGatewayTest, HealthIsOkJson) {
   EXPECT_EQ(body, R"({"ok":true})");
   EXPECT_EQ(http("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").first, 404);
   EXPECT_EQ(http("NONSENSE\r\n\r\n").first, 400);
+}
+
+TEST_F(TestGatewayTest, EchoAnswersTheBodysSha256) {
+  std::string body(300000, 'x');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7);
+  ws::Sha256 want;
+  want.update(body);
+  auto [status, answer] =
+      http("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(answer, R"({"sha256":")" + ws::to_hex(want.finish()) + R"(","bytes":300000})");
+  EXPECT_EQ(http("POST /echo HTTP/1.1\r\nHost: x\r\n\r\n").first, 411);
+  EXPECT_EQ(http("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n").first,
+            413);
 }
 
 TEST_F(TestGatewayTest, WebSocketNeedsTheToken) {

@@ -1,6 +1,5 @@
 #include "guest/ws/sha1.h"
 
-#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -48,44 +47,9 @@ void Sha1::block(const uint8_t* p) {
   h_[4] += e;
 }
 
-void Sha1::update(std::string_view data) {
-  total_len_ += data.size();
-  const auto* p = reinterpret_cast<const uint8_t*>(data.data());  // char and uint8_t alias.
-  size_t n = data.size();
-  while (n > 0) {
-    size_t take = std::min(n, buf_.size() - buf_len_);
-    std::memcpy(buf_.data() + buf_len_, p, take);
-    buf_len_ += take;
-    p += take;
-    n -= take;
-    if (buf_len_ == buf_.size()) {
-      block(buf_.data());
-      buf_len_ = 0;
-    }
-  }
-}
-
 Sha1Digest Sha1::finish() {
-  const uint64_t bits = total_len_ * 8;
-  const char pad_start = static_cast<char>(0x80);
-  update(std::string_view(&pad_start, 1));
-  const char zero = 0;
-  while (buf_len_ != 56) {
-    update(std::string_view(&zero, 1));
-  }
-  std::array<char, 8> len{};
-  for (size_t i = 0; i < 8; ++i) {
-    len[i] = static_cast<char>((bits >> (56 - 8 * i)) & 0xFFu);
-  }
-  update(std::string_view(len.data(), len.size()));
-  Sha1Digest out{};
-  for (size_t i = 0; i < 5; ++i) {
-    out[4 * i] = static_cast<uint8_t>(h_[i] >> 24);
-    out[4 * i + 1] = static_cast<uint8_t>(h_[i] >> 16);
-    out[4 * i + 2] = static_cast<uint8_t>(h_[i] >> 8);
-    out[4 * i + 3] = static_cast<uint8_t>(h_[i]);
-  }
-  return out;
+  pad();
+  return big_endian(h_);
 }
 
 Sha1Digest sha1(std::string_view data) {

@@ -9,23 +9,21 @@
 #include <cstdint>
 #include <string_view>
 
+#include "guest/ws/digest.h"
+
 namespace lobster::guest::ws {
 
 using Sha1Digest = std::array<uint8_t, 20>;
 
-class Sha1 {
+class Sha1 final : public BlockHasher {
  public:
   Sha1();
-  void update(std::string_view data);
   Sha1Digest finish();
 
  private:
-  void block(const uint8_t* p);
+  void block(const uint8_t* p) override;
 
   std::array<uint32_t, 5> h_;
-  std::array<uint8_t, 64> buf_{};
-  size_t buf_len_ = 0;
-  uint64_t total_len_ = 0;
 };
 
 Sha1Digest sha1(std::string_view data);

@@ -9,14 +9,26 @@
 namespace lobster::guest::ws {
 namespace {
 
-std::string hex(const Sha1Digest& d) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : d) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
+std::string hex(const Sha1Digest& d) { return to_hex(d); }
+
+std::string sha256_hex(std::string_view data, size_t piece) {
+  Sha256 h;
+  for (size_t off = 0; off < data.size(); off += piece) h.update(data.substr(off, piece));
+  return to_hex(h.finish());
+}
+
+// FIPS 180-4 example vectors, fed in pieces that straddle block boundaries.
+TEST(Sha256Test, FipsVectors) {
+  for (size_t piece : {size_t{1}, size_t{7}, size_t{64}, size_t{1000}}) {
+    EXPECT_EQ(sha256_hex("abc", piece),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", piece),
+              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    EXPECT_EQ(sha256_hex("", piece),
+              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   }
-  return out;
+  EXPECT_EQ(sha256_hex(std::string(1000000, 'a'), 4096),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 // RFC 3174 §7.3 test vectors.

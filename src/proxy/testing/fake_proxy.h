@@ -1,7 +1,7 @@
-// FakeProxy: in-memory Proxy with the same contract (idempotent add/remove, exact sync).
+// FakeProxy: in-memory Proxy with the same contract: ensure_running() starts it, check()
+// fails until then (or while `down` is set), activity() reports what tests put in `report`.
 #pragma once
 
-#include <algorithm>
 #include <mutex>
 
 #include "proxy/proxy.h"
@@ -10,39 +10,47 @@ namespace lobster::proxy::testing {
 
 class FakeProxy final : public Proxy {
  public:
-  Status add_tenant(const TenantRoute& route) override {
+  Status ensure_running() override {
     std::lock_guard lock(mu_);
-    std::erase_if(routes_, [&](const TenantRoute& r) { return r.tenant == route.tenant; });
-    routes_.push_back(route);
+    running_ = true;
+    down_ = false;
+    ++starts_;
     return ok();
   }
-  Status remove_tenant(const std::string& tenant) override {
+  Status check() override {
     std::lock_guard lock(mu_);
-    std::erase_if(routes_, [&](const TenantRoute& r) { return r.tenant == tenant; });
+    if (!running_ || down_)
+      return make_error(ErrorCode::kIngressUnavailable, "fake ingress is not running");
     return ok();
   }
-  Status sync(const std::vector<TenantRoute>& routes) override {
+  Result<ingress::ActivityReport> activity() override {
     std::lock_guard lock(mu_);
-    routes_ = routes;
-    return ok();
+    return report_;
   }
-  Result<std::vector<std::string>> live_route_ids() override {
+  // Test hooks.
+  void set_down(bool down) {
     std::lock_guard lock(mu_);
-    std::vector<std::string> ids;
-    for (const auto& r : routes_) {
-      ids.push_back(ws_route_id(r.tenant));
-      ids.push_back(route_id(r.tenant));
-    }
-    return ids;
+    down_ = down;
   }
-  std::vector<TenantRoute> routes() const {
+  void set_report(ingress::ActivityReport r) {
     std::lock_guard lock(mu_);
-    return routes_;
+    report_ = std::move(r);
+  }
+  bool running() const {
+    std::lock_guard lock(mu_);
+    return running_ && !down_;
+  }
+  int starts() const {
+    std::lock_guard lock(mu_);
+    return starts_;
   }
 
  private:
   mutable std::mutex mu_;
-  std::vector<TenantRoute> routes_;
+  bool running_ = false;
+  bool down_ = false;
+  int starts_ = 0;
+  ingress::ActivityReport report_;
 };
 
 }  // namespace lobster::proxy::testing

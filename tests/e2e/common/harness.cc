@@ -138,6 +138,7 @@ pid_t StateRoot::start_daemon(const std::map<std::string, std::string>& env,
 
 pid_t StateRoot::daemon_pid() const { return read_pid_file(root_ + "/run/lobsterd.pid"); }
 pid_t StateRoot::caddy_pid() const { return read_pid_file(root_ + "/run/caddy.pid"); }
+pid_t StateRoot::ingress_pid() const { return read_pid_file(root_ + "/run/ingress.pid"); }
 
 std::string StateRoot::ca_file() const {
   return root_ + "/lib/caddy/data/pki/authorities/local/root.crt";
@@ -205,11 +206,12 @@ void StateRoot::destroy() const {
     }
   }
   pid_t caddy = caddy_pid();
+  pid_t ingress = ingress_pid();
   pid_t daemon = daemon_pid();
   cli({"uninit", "-y"}, 60'000);
   // Only the processes this root's pid files name: the daemon (if uninit could not stop it)
   // and the Caddy it left running.
-  for (pid_t pid : {daemon, caddy}) {
+  for (pid_t pid : {daemon, caddy, ingress}) {
     if (pid <= 0 || process::process_exited(pid))
       continue;
     ::kill(pid, SIGTERM);

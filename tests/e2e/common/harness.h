@@ -90,6 +90,7 @@ class StateRoot {
                      std::string* why = nullptr) const;
   pid_t daemon_pid() const;
   pid_t caddy_pid() const;
+  pid_t ingress_pid() const;
 
   // Caddy's internal CA certificate (exists once Caddy issued one).
   std::string ca_file() const;
@@ -110,7 +111,7 @@ class StateRoot {
   std::string diagnostics(const std::string& tenant = "") const;
 
   // Best-effort teardown for TearDownTestSuite: evicts every tenant, uninit, ends the
-  // daemon and Caddy recorded in the pid files (only those), removes the tree.
+  // daemon, Caddy and the ingress recorded in the pid files (only those), removes the tree.
   void destroy() const;
 
  private:

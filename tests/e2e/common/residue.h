@@ -4,9 +4,12 @@
 //
 // It looks at the real host (run it inside the test's private network namespace):
 //   processes   qemu whose cmdline mentions the root; any other process mentioning the root
-//               except the daemon and Caddy named by the root's pid files
+//               except the daemon, Caddy and the ingress named by the root's pid files (a
+//               recorded ingress must be alive and be `lobsterd ingress`)
 //   network     TAPs lt<id>; iptables (nft and legacy) lines naming LOB-<id>- chains or lt<id>
-//   proxy       Caddy routes lobster-<name>[-ws], live (admin socket) and persisted (caddy.json)
+//   ingress     per-tenant counters the ingress still keeps (GET /v1/activity), Caddy routes
+//               naming a tenant (there must be none: Caddy's config is static), and the
+//               ingress's sockets while no ingress process is recorded
 //   cgroups     vm<id> below the root's parent cgroup (cgroup::parent_name_for), v1 and v2
 //   files       lib/overlays, lib/ssh, lib/snapshots, lib/jail, run/vm, run/t, log/t entries
 //   sockets     Unix sockets bound below run/vm or run/t (/proc/net/unix)

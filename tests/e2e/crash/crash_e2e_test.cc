@@ -104,13 +104,14 @@ TEST_F(CrashE2e, InjectedFailureAfterEachSpawnStepLeavesNoResidue) {
   EXPECT_THAT(*log, HasSubstr("TEST_ONLY_FAILURE_INJECTION"));
 }
 
-// The narrowest crash windows, made exact: the daemon dies after the route and the VMM exist
-// but before the VMM was recorded and the tenant activated (the store then holds a "creating"
-// row without a VMM pid). Recovery must find the VMM through the cgroup and remove the route
-// from the Caddy the dead daemon left running.
+// The narrowest crash windows, made exact: the daemon dies after the front door and the VMM
+// exist but before the VMM was recorded and the tenant activated (the store then holds a
+// "creating" row without a VMM pid). Recovery must find the VMM through the cgroup, and the
+// ingress the dead daemon left running must drop the tenant's counters.
 TEST_F(CrashE2e, KillNineBetweenStepsOfACompleteSpawnIsRolledBack) {
   e2e::CmdResult r = g_root.cli({"spawn", "k2"});
   ASSERT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(e2e::eventually([] { return g_root.healthy("k2"); }, 30'000));  // counted
   ASSERT_NO_FATAL_FAILURE(stop_daemon(SIGKILL));
   e2e::CmdResult edit = e2e::sh({"sqlite3", g_root.path() + "/lib/state.db",
                                  "UPDATE tenants SET status = 'creating', vm_pid = NULL, "
@@ -118,7 +119,7 @@ TEST_F(CrashE2e, KillNineBetweenStepsOfACompleteSpawnIsRolledBack) {
                                  "WHERE name = 'k2'"});
   ASSERT_EQ(edit.exit, 0) << edit.err;
   auto before = e2e::ResidueScanner(g_root.path()).scan();
-  EXPECT_THAT(e2e::ResidueScanner::describe(before), HasSubstr("Caddy route lobster-k2 (live)"));
+  EXPECT_THAT(e2e::ResidueScanner::describe(before), HasSubstr("ingress counters of tenant k2"));
   std::string why;
   ASSERT_GT(g_root.start_daemon({}, &why), 0) << why;
   EXPECT_EQ(status_of("k2"), "");
@@ -186,11 +187,11 @@ TEST_F(CrashE2e, KillNineDuringSpawnOrEvictThenRestartEndsCleanOrComplete) {
   e2e::CmdResult first = g_root.cli({"spawn", name});
   ASSERT_EQ(first.exit, 0) << first.err;
   const int64_t spawn_ms = now_ms() - t0;
+  EXPECT_TRUE(e2e::eventually([] { return g_root.healthy("k1"); }, 30'000));  // counted
   std::string live = e2e::ResidueScanner::describe(e2e::ResidueScanner(g_root.path()).scan());
   for (const char* kind : {"database row: tenant k1", "process ", "TAP lt", "iptables",
-                           "Caddy route lobster-k1 (live)", "Caddy route lobster-k1-ws", "cgroup ",
-                           "file lib/overlays/k1.ext4", "file lib/ssh/k1", "file log/t/k1",
-                           "file run/vm/", "socket "}) {
+                           "ingress counters of tenant k1", "cgroup ", "file lib/overlays/k1.ext4",
+                           "file lib/ssh/k1", "file log/t/k1", "file run/vm/", "socket "}) {
     EXPECT_THAT(live, HasSubstr(kind));
   }
   t0 = now_ms();
