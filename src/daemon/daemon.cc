@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "daemon/front_door.h"
+#include "daemon/ingress_activity.h"
 #include "daemon/layout.h"
 #include "daemon/pid_file.h"
 #include "daemon/preflight.h"
@@ -105,6 +106,9 @@ Status run_foreground(const Paths& paths, const DaemonOptions& options) {
   // Tenant machinery. A host that cannot run tenants (no iptables, no TUN, ...) still serves
   // status; tenant endpoints then answer with the reason.
   std::unique_ptr<TenantRuntime> tenants;
+  // Declared before `autonomy`, which uses them until it is destroyed.
+  std::unique_ptr<sched::GuestInboundActivity> guest_activity;
+  std::unique_ptr<IngressActivity> activity;
   std::unique_ptr<sched::Autonomy> autonomy;
   if (auto rt = TenantRuntime::create(paths, ctx.config, *store); rt) {
     tenants = std::move(*rt);
@@ -116,7 +120,9 @@ Status run_foreground(const Paths& paths, const DaemonOptions& options) {
     }
     // The fleet's own loops. Every start may follow a host reboot: the first watchdog tick
     // runs at once and boots the active tenants whose VMM is gone.
-    autonomy = std::make_unique<sched::Autonomy>(tenants->service(), clock);
+    guest_activity = std::make_unique<sched::GuestInboundActivity>(tenants->service());
+    activity = std::make_unique<IngressActivity>(paths.ingress_control_socket(), *guest_activity);
+    autonomy = std::make_unique<sched::Autonomy>(tenants->service(), clock, activity.get());
     ctx.watchdog = &autonomy->watchdog();
     if (reconciled) {
       for (const auto& name : *reconciled) autonomy->watchdog().tap_recreated(name);
