@@ -132,12 +132,13 @@ endfunction()
 # that boot VMs; `ctest -L unit` runs anywhere without root.
 #
 # scripts/test runs the e2e suites with `ctest -j <cores>` (each suite has its own network
-# namespace and state root); what keeps them from starving each other:
-#   - label slow: RESOURCE_LOCK lobster_vm, so VM suites run one at a time while light e2e
-#     suites (namespaces, iptables, Caddy) run beside them;
-#   - SERIAL: the suite runs alone (RUN_SERIAL), for suites that load every core (a 2-vCPU
-#     guest, several guests booting at once);
-#   - RESOURCE_LOCK name...: more locks, for suites that share something else on the host.
+# namespace and state root), so up to <cores> suites run at once, e.g. two suites with one
+# 1-vCPU guest each on 2 cores (measured here: 639 s instead of 788 s for the e2e phase, all
+# passing). What keeps them from starving each other:
+#   - SERIAL: the suite runs alone (RUN_SERIAL), for suites that load every core on their own
+#     (a 2-vCPU guest, several guests booting at once);
+#   - RESOURCE_LOCK name...: suites naming the same lock never run at the same time (for
+#     suites that share something on the host besides CPU).
 function(lobster_test)
   cmake_parse_arguments(T "SERIAL" "NAME;TIMEOUT" "SRCS;DEPS;LABELS;RESOURCE_LOCK" ${ARGN})
   if(NOT T_LABELS)
@@ -164,9 +165,6 @@ function(lobster_test)
   endif()
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
                        ENVIRONMENT "LOBSTER_SOURCE_DIR=${PROJECT_SOURCE_DIR};LOBSTER_BINARY_DIR=${PROJECT_BINARY_DIR}")
-  if("slow" IN_LIST T_LABELS)
-    list(APPEND T_RESOURCE_LOCK lobster_vm)
-  endif()
   if(T_RESOURCE_LOCK)
     set_tests_properties(${T_NAME} PROPERTIES RESOURCE_LOCK "${T_RESOURCE_LOCK}")
   endif()
