@@ -7,7 +7,8 @@
 // `minimal` guest the agent's health-ping over the TAP, in a private network namespace; with
 // `tiny` a busybox console command), pause, resume (QMP round trips), snapshot (stop +
 // migration stream to a file), restore (new QEMU + incoming stream + cont) and
-// restoreToResponsive (restore until the guest answers again). Medians over the runs.
+// restoreToResponsive (restore until the guest answers again), and the VMM's peak resident
+// memory (VmHWM) against its guest RAM and cgroup limit. Medians over the runs.
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include "core/fs.h"
 #include "host/cgroup/cgroups.h"
 #include "host/process/process.h"
+#include "vmm/qemu/qemu_args.h"
 #include "vmm/qemu/qemu_driver.h"
 
 namespace lobster::vmm {
@@ -50,7 +52,14 @@ constexpr const char* kToken = "vmm-bench-agent-token";
 struct Samples {
   std::map<std::string, std::vector<double>> ms;
   std::vector<double> stream_bytes;
+  std::vector<double> peak_rss_mb;  // the VMM's VmHWM at the end of a run (booted + restored)
 };
+
+// The VMM's peak resident memory so far, in MiB (0 if unreadable).
+double peak_rss_mb(Vm& vm) {
+  auto st = vm.stats();
+  return st ? static_cast<double>(st->peak_rss_bytes) / (1 << 20) : 0.0;
+}
 
 // Waits until the guest answers: the agent (minimal guest) or a console command (tiny guest).
 Status wait_responsive(bool minimal, const VmSpec& spec, const std::string& tag,
@@ -90,6 +99,7 @@ Status one_run(qemu::QemuDriver& driver, const VmSpec& spec, bool minimal,
     }
   }
   out.ms["bootToReady"].push_back(ms_since(t));
+  const double boot_peak_mb = peak_rss_mb(**vm);
 
   t = Clock::now();
   if (auto r = (*vm)->pause(); !r)
@@ -123,6 +133,7 @@ Status one_run(qemu::QemuDriver& driver, const VmSpec& spec, bool minimal,
     return fail("after restore", r.error());
   }
   out.ms["restoreToResponsive"].push_back(ms_since(t));
+  out.peak_rss_mb.push_back(std::max(boot_peak_mb, peak_rss_mb(**restored)));
   if (auto r = (*restored)->stop(0); !r)
     return fail("stop", r.error());
   return ok();
@@ -232,6 +243,15 @@ int run(int argc, char** argv) {
     for (const auto& [name, v] : s.ms)
       entry[name + "Ms"] = {{"median", bench::median(v)}, {"samples", v}};
     entry["snapshotStreamBytes"] = bench::median(s.stream_bytes);
+    // What the VMM needs beyond guest RAM: the cgroup limit must cover it (vmm::kVmmOverheadMiB,
+    // plus qemu::kTcgTranslationCacheMiB under TCG).
+    const double peak = bench::median(s.peak_rss_mb);
+    entry["peakRssMb"] = peak;
+    entry["peakRssOverGuestMb"] = peak - static_cast<double>(mem);
+    entry["cgroupLimitMb"] =
+        (probe->kvm_usable() ? spec.limits.memory_bytes
+                             : qemu::tcg_memory_limit(spec.limits.memory_bytes)) >>
+        20;
     results.push_back(entry);
   }
   nlohmann::json doc = {{"bench", "vmm"},

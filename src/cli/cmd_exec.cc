@@ -139,24 +139,34 @@ namespace {
 
 // `<command> NAME` = `exec NAME openclaw <command>` (spec §6.6).
 void register_openclaw_command(CommandHost& host, const std::string& command,
-                               const std::string& help) {
-  auto name = std::make_shared<std::string>();
-  CLI::App* cmd = host.add(command, help, [name, command](CliContext& ctx) -> Status {
-    return run_in_guest(ctx, *name, {"openclaw", command});
+                               const std::string& help, const std::string& args_help) {
+  struct Args {
+    std::string name;
+    std::vector<std::string> rest;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = host.add(command, help, [a, command](CliContext& ctx) -> Status {
+    std::vector<std::string> argv = {"openclaw", command};
+    argv.insert(argv.end(), a->rest.begin(), a->rest.end());
+    return run_in_guest(ctx, a->name, argv);
   });
-  cmd->add_option("name", *name, "Tenant name")->required();
+  cmd->add_option("name", a->name, "Tenant name")->required();
+  cmd->add_option("args", a->rest, args_help);
 }
 
 }  // namespace
 
 void register_configure(CommandHost& host) {
   register_openclaw_command(host, "configure",
-                            "Run OpenClaw's configuration TUI in a tenant's guest");
+                            "Run OpenClaw's configuration TUI in a tenant's guest",
+                            "Arguments for `openclaw configure` (after -- when they start with -)");
 }
 
 void register_devices(CommandHost& host) {
-  register_openclaw_command(host, "devices",
-                            "List and approve OpenClaw paired devices of a tenant");
+  register_openclaw_command(
+      host, "devices", "List and approve OpenClaw paired devices of a tenant",
+      "Arguments for `openclaw devices`, e.g. `list`, `approve <requestId>` (after -- when they "
+      "start with -)");
 }
 
 }  // namespace lobster::cli

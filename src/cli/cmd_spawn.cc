@@ -1,12 +1,15 @@
-// `lobsterd spawn NAME [--profile P] [--vcpus N] [--mem MiB]`: create a tenant. The daemon does
-// the work; while the request runs, a second connection polls the tenant's progress line so
-// the operator sees each step on stderr (an openclaw guest needs minutes under TCG).
+// `lobsterd spawn NAME [--profile P] [--vcpus N] [--mem MiB] [--no-wait]`: create a tenant. The
+// daemon does the work; while the request runs, a second connection polls the tenant's progress
+// line so the operator sees each step on stderr. An openclaw tenant's gateway needs minutes
+// after its VM is up under TCG: spawn then waits until it answers through Caddy (or says why
+// not), unless --no-wait.
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/gateway_wait.h"
 
 namespace lobster::cli {
 
@@ -38,10 +41,18 @@ Result<nlohmann::json> with_progress(const CliContext& ctx, const std::string& n
   return result;
 }
 
+namespace {
+
+// An openclaw gateway under TCG answers ~2-5 min after its VM; far longer on a loaded host.
+constexpr int kSpawnWaitMinutes = 20;
+
+}  // namespace
+
 void register_spawn(CommandHost& host) {
   struct Args {
     std::string name, profile;
     int64_t vcpus = 0, mem = 0;
+    bool no_wait = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = host.add(
@@ -59,6 +70,16 @@ void register_spawn(CommandHost& host) {
         api::ApiClient client = ctx.client(30 * 60 * 1000);
         nlohmann::json t =
             LOB_TRY(with_progress(ctx, a->name, [&] { return client.post("/v1/tenants", body); }));
+        if (!a->no_wait && t.value("profile", "") == "openclaw") {
+          ctx.progress(
+              "  waiting for the OpenClaw gateway to answer through Caddy (minutes under "
+              "software emulation; --no-wait returns now)");
+          GatewayRoute route = LOB_TRY(gateway_route(ctx, a->name));
+          t["gatewayReadyAfterS"] =
+              LOB_TRY(wait_for_gateway(ctx, a->name, route, kSpawnWaitMinutes));
+          ctx.progress(
+              fmt::format("  gateway answered after {} s", t["gatewayReadyAfterS"].get<int64_t>()));
+        }
         ctx.print(
             t, fmt::format("Tenant \"{}\" spawned.\n  URL:  {}\n  IP:   {}\n  PID:  {}\n"
                            "  Token: lobsterd token {}",
@@ -68,8 +89,14 @@ void register_spawn(CommandHost& host) {
       });
   cmd->add_option("name", a->name, "Tenant name (DNS label: [a-z][a-z0-9-]{0,62})")->required();
   cmd->add_option("--profile", a->profile, "Image profile: openclaw (default) or minimal");
-  cmd->add_option("--vcpus", a->vcpus, "vCPUs (default: firecracker.defaultVcpuCount)");
-  cmd->add_option("--mem", a->mem, "Guest memory in MiB (default: firecracker.defaultMemSizeMb)");
+  cmd->add_option("--vcpus", a->vcpus,
+                  "vCPUs (default: the profile's, at least firecracker.defaultVcpuCount)");
+  cmd->add_option("--mem", a->mem,
+                  "Guest memory in MiB (default: the profile's size, at least "
+                  "firecracker.defaultMemSizeMb; openclaw: 2048, minimum 1536)");
+  cmd->add_flag("--no-wait", a->no_wait,
+                "Return once the VM and route are up, without waiting for an openclaw "
+                "gateway to answer");
 }
 
 }  // namespace lobster::cli

@@ -9,7 +9,8 @@
 //   health-ping                         {"ok":true,"reply":"PONG"}         (also on port 53)
 //   inject-secrets {secrets:{..}}       {"ok":true,"reply":"ACK"}
 //       secrets keys: OPENCLAW_GATEWAY_TOKEN, SSH_AUTHORIZED_KEY, OPENCLAW_CONFIG (object or
-//       JSON text); unknown keys are kept in memory only.
+//       JSON text, merged into openclaw.json as an RFC 7386 patch); unknown keys are kept in
+//       memory only.
 //   launch-openclaw | ensure-gateway    {"ok":true,"status":"already-running"|"launched","pid":N}
 //                                       or {"error":"No gateway token available"}
 //   get-stats                           {"ok":true,"gatewayPid":N|null,"memoryKb":N}

@@ -43,11 +43,20 @@ Status write_authorized_key(const GuestPaths& paths, const std::string& key) {
   return fs::write_file_atomic(paths.authorized_keys(), line, 0600);
 }
 
-Status write_openclaw_config(const GuestPaths& paths, const json& config) {
+Status merge_openclaw_config(const GuestPaths& paths, const json& managed) {
   LOB_TRY(fs::ensure_dir(paths.openclaw_dir, 0700));
-  return fs::write_file_atomic(paths.openclaw_json(),
-                               config.dump(2, ' ', false, json::error_handler_t::replace) + "\n",
-                               0600);
+  // Settings made inside the guest (OpenClaw's own `configure`, `config set`) stay; the keys the
+  // host manages win. A missing or unreadable file, or one that is not a JSON object, starts
+  // from nothing.
+  json doc = json::object();
+  if (auto text = fs::read_file(paths.openclaw_json()); text) {
+    json old = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (old.is_object())
+      doc = std::move(old);
+  }
+  doc.merge_patch(managed);
+  return fs::write_file_atomic(
+      paths.openclaw_json(), doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n", 0600);
 }
 
 std::vector<std::string> gateway_environment(const std::map<std::string, std::string>& profile_env,
@@ -97,7 +106,7 @@ json GuestBackend::inject_secrets(const json& secrets) {
     json doc = cfg->is_string() ? json::parse(cfg->get<std::string>(), nullptr, false) : *cfg;
     if (doc.is_discarded() || !doc.is_object()) {
       warnings.push_back("OPENCLAW_CONFIG is not a JSON object");
-    } else if (auto st = write_openclaw_config(paths_, doc); !st) {
+    } else if (auto st = merge_openclaw_config(paths_, doc); !st) {
       warnings.push_back(st.error().message);
     }
   }

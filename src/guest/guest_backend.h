@@ -41,8 +41,9 @@ inline constexpr uint16_t kGatewayPort = 9000;
 
 // Writes the authorized key (0600 in a 0700 dir).
 Status write_authorized_key(const GuestPaths& paths, const std::string& key);
-// Writes openclaw.json (0600 in a 0700 dir).
-Status write_openclaw_config(const GuestPaths& paths, const nlohmann::json& config);
+// Merges `managed` (the settings the host manages) into openclaw.json as an RFC 7386 merge
+// patch and writes it back (0600 in a 0700 dir).
+Status merge_openclaw_config(const GuestPaths& paths, const nlohmann::json& managed);
 
 class GuestBackend final : public AgentBackend {
  public:

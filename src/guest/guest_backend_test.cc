@@ -107,6 +107,24 @@ TEST_F(GuestBackendTest, InjectSecretsWritesPrivateFiles) {
   EXPECT_EQ(bad["warnings"][0], "OPENCLAW_CONFIG is not a JSON object");
 }
 
+TEST_F(GuestBackendTest, OpenClawConfigIsMergedSoGuestSettingsSurvive) {
+  // What the guest's own `configure` wrote, then the host's managed settings on top of it.
+  ASSERT_TRUE(fs::ensure_dir(paths_.openclaw_dir, 0700).has_value());
+  std::ofstream(paths_.openclaw_json())
+      << R"({"agents":{"defaults":{"model":"m1"}},"gateway":{"port":1,"trustedProxies":["x"]}})";
+  json managed = {{"gateway", {{"port", 9000}, {"trustedProxies", {"10.0.0.5"}}}}};
+  ASSERT_TRUE(merge_openclaw_config(paths_, managed).has_value());
+  json doc = json::parse(fs::read_file(paths_.openclaw_json()).value_or("{}"));
+  EXPECT_EQ(doc["agents"]["defaults"]["model"], "m1");
+  EXPECT_EQ(doc["gateway"]["port"], 9000);
+  EXPECT_EQ(doc["gateway"]["trustedProxies"], json::array({"10.0.0.5"}));
+  EXPECT_EQ(mode_of(paths_.openclaw_json()), 0600u);
+  // A damaged file is replaced by the managed settings alone.
+  std::ofstream(paths_.openclaw_json(), std::ios::trunc) << "{not json";
+  ASSERT_TRUE(merge_openclaw_config(paths_, managed).has_value());
+  EXPECT_EQ(json::parse(fs::read_file(paths_.openclaw_json()).value_or("{}")), managed);
+}
+
 TEST_F(GuestBackendTest, HeartbeatDisabledWithoutConfig) {
   json hb = sync(&GuestBackend::get_heartbeat_schedule);
   EXPECT_EQ(hb, (json{{"ok", true}, {"enabled", false}, {"intervalMs", 0}, {"nextBeatAtMs", 0}}));

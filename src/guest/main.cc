@@ -85,7 +85,7 @@ Status Init::boot_files(const GuestConfig& cfg) {
     LOB_TRY(fs::ensure_dir(paths_.dropbear_dir, 0700));
     LOB_TRY(fs::write_file_atomic(paths_.dropbear_host_key(), cfg.ssh_host_key, 0600));
   }
-  LOB_TRY(write_openclaw_config(paths_, cfg.openclaw_config));
+  LOB_TRY(merge_openclaw_config(paths_, cfg.openclaw_config));
   return ok();
 }
 

@@ -6,7 +6,10 @@
 #include <future>
 #include <mutex>
 
+#include "core/fs.h"
+#include "image/config_disk.h"
 #include "proxy/caddy_config.h"
+#include "tenant/guest_config.h"
 
 namespace lobster::health {
 namespace {
@@ -71,6 +74,23 @@ CheckResult check_gateway(const agent::AgentClient& agent) {
   return pass(kNetGateway, fmt::format("Gateway running (pid {})", *stats->gateway_pid));
 }
 
+CheckResult check_gateway_config(tenant::TenantEnv& env, const store::Tenant& t,
+                                 const tenant::TenantFacts& f) {
+  auto raw = fs::read_file(f.files.config_disk);
+  if (!raw)
+    return fail(kGatewayConfig, "Config disk unreadable: " + raw.error().message);
+  auto disk = image::decode_config_disk(*raw);
+  if (!disk)
+    return fail(kGatewayConfig, "Config disk damaged: " + disk.error().message);
+  if (disk->openclaw_config != tenant::tenant_openclaw_config(env.config, t.name, t.gateway_token,
+                                                              f.subnet.host.to_string())) {
+    return fail(kGatewayConfig,
+                "OpenClaw settings are outdated (proxy trust, control UI origin or auth differ "
+                "from what this lobsterd and its config derive)");
+  }
+  return pass(kGatewayConfig, "OpenClaw settings current");
+}
+
 CheckResult check_routes(tenant::TenantEnv& env, const store::Tenant& t) {
   auto ids = env.proxy->live_route_ids();
   if (!ids)
@@ -126,10 +146,12 @@ std::vector<CheckResult> run_checks(tenant::TenantEnv& env, const store::Tenant&
   auto tap = std::async(std::launch::async, [&] { return check_tap(env, f); });
   auto gateway = std::async(std::launch::async, [&] { return check_gateway(agent); });
   CheckResult routes = check_routes(env, t);
+  CheckResult config = check_gateway_config(env, t, f);
   out.push_back(process.get());
   out.push_back(responsive.get());
   out.push_back(tap.get());
   out.push_back(gateway.get());
+  out.push_back(std::move(config));
   out.push_back(std::move(routes));
   return out;
 }

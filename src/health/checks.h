@@ -1,4 +1,4 @@
-// Health checks of one tenant (spec §8.1, adapted): the five checks run concurrently, each
+// Health checks of one tenant (spec §8.1, adapted): the checks run concurrently, each
 // bounded by its own timeout, and each yields {check, ok|failed, message}. Callers: molt,
 // `tank` (GET /v1/tenants) and the watchdog loop, so there is one implementation of them.
 //
@@ -12,6 +12,10 @@
 //   net.tap          the TAP exists (rtnetlink), is up and has the host address
 //   net.gateway      get-stats reports a gateway pid (3 s; not a TCP probe of the gateway,
 //                    which would count as a client)
+//   gateway.config   the OpenClaw settings lobsterd manages (proxy trust, control UI origin,
+//                    auth; tenant/guest_config.h), as recorded on the tenant's config disk,
+//                    match what the current lobsterd and config derive: a tenant made by an
+//                    older lobsterd (or before openclaw.defaultConfig changed) fails it
 //   net.caddy-route  Caddy serves both lobster-<name> and lobster-<name>-ws (asked live)
 // A suspended tenant has no VM to check: every check reports ok "Skipped: suspended".
 #pragma once
@@ -31,9 +35,10 @@ inline constexpr std::string_view kVmProcess = "vm.process";
 inline constexpr std::string_view kVmResponsive = "vm.responsive";
 inline constexpr std::string_view kNetTap = "net.tap";
 inline constexpr std::string_view kNetGateway = "net.gateway";
+inline constexpr std::string_view kGatewayConfig = "gateway.config";
 inline constexpr std::string_view kNetCaddyRoute = "net.caddy-route";
-inline constexpr std::array<std::string_view, 5> kCheckOrder = {kVmProcess, kVmResponsive, kNetTap,
-                                                                kNetGateway, kNetCaddyRoute};
+inline constexpr std::array<std::string_view, 6> kCheckOrder = {
+    kVmProcess, kVmResponsive, kNetTap, kNetGateway, kGatewayConfig, kNetCaddyRoute};
 
 struct CheckResult {
   std::string check;  // one of kCheckOrder
@@ -51,7 +56,7 @@ bool all_ok(const std::vector<CheckResult>& results);
 // Names of the failed checks, in check order.
 std::vector<std::string> failed_checks(const std::vector<CheckResult>& results);
 
-// Runs the five checks concurrently and returns them in kCheckOrder. Never fails: a check
+// Runs the checks concurrently and returns them in kCheckOrder. Never fails: a check
 // that cannot run (bad allocation, unreachable agent, Caddy down) is reported as failed with
 // the reason. Bounded by the slowest timeout (health-ping, 5 s) plus local netlink calls.
 std::vector<CheckResult> run_checks(tenant::TenantEnv& env, const store::Tenant& tenant);

@@ -49,7 +49,7 @@ Result<MoltResult> molt(tenant::TenantEnv& env, const std::string& name, const s
       return make_error(ErrorCode::kInvalidState, "tenant \"{}\" is {}; try again when it is done",
                         name, store::status_name(t.status));
   }
-  say(progress, "checking", "running 5 health checks");
+  say(progress, "checking", fmt::format("running {} health checks", kCheckOrder.size()));
   r.initial_checks = run_checks(env, t);
   if (all_ok(r.initial_checks) && t.status == store::TenantStatus::kActive) {
     r.healthy = true;
@@ -61,7 +61,7 @@ Result<MoltResult> molt(tenant::TenantEnv& env, const std::string& name, const s
   say(progress, "repairing",
       fmt::format("{} issue(s) found", failed_checks(r.initial_checks).size()));
   r.repairs = run_repairs(env, t, plan, actor, progress);
-  say(progress, "verifying", "running 5 health checks again");
+  say(progress, "verifying", fmt::format("running {} health checks again", kCheckOrder.size()));
   // The repairs may have recorded a new VMM: check what the store says now.
   t = LOB_TRY(env.store->get_tenant(name));
   r.final_checks = run_checks(env, t);
@@ -102,8 +102,10 @@ tenant::TankEntry tank_entry(tenant::TenantEnv& env, const store::Tenant& t) {
   if (t.vm) {
     if (auto vm = tenant::attach_vm(env, t, *f); vm) {
       e.vm_pid = std::to_string(t.vm->pid);
-      if (auto stats = (*vm)->stats(); stats)
+      if (auto stats = (*vm)->stats(); stats) {
         e.memory_mb = stats->rss_bytes >> 20;
+        e.peak_memory_mb = stats->peak_rss_bytes >> 20;
+      }
     }
   }
   if (t.status != store::TenantStatus::kActive) {

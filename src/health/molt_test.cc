@@ -11,6 +11,7 @@
 #include "core/fs.h"
 #include "core/testing/matchers.h"
 #include "health/holds.h"
+#include "image/config_disk.h"
 #include "tenant/spawn.h"
 #include "tenant/testing/fake_env_test.h"
 
@@ -55,7 +56,7 @@ class MoltTest : public tenant::testing::FakeEnvTest {
 
 TEST_F(MoltTest, HealthyTenantIsAlreadyHealthy) {
   auto checks = run_checks(env_, alice());
-  ASSERT_EQ(checks.size(), 5u);
+  ASSERT_EQ(checks.size(), kCheckOrder.size());
   EXPECT_TRUE(all_ok(checks)) << to_json(checks[0]).dump();
   std::vector<std::string> phases;
   auto r = molt_alice(&phases);
@@ -67,7 +68,7 @@ TEST_F(MoltTest, HealthyTenantIsAlreadyHealthy) {
   EXPECT_EQ(j["tenant"], "alice");
   EXPECT_EQ(j["initialChecks"][0]["check"], "vm.process");
   EXPECT_EQ(j["initialChecks"][0]["status"], "ok");
-  EXPECT_EQ(j["finalChecks"].size(), 5u);
+  EXPECT_EQ(j["finalChecks"].size(), kCheckOrder.size());
 }
 
 TEST_F(MoltTest, DeadVmIsColdBootedWithItsOverlayAndTheTokenReinjected) {
@@ -88,6 +89,34 @@ TEST_F(MoltTest, DeadVmIsColdBootedWithItsOverlayAndTheTokenReinjected) {
             tenant::facts_for(env_, alice())->files.overlay);  // the tenant's existing disk
   ASSERT_FALSE(agent_.secrets().empty());
   EXPECT_EQ(agent_.secrets().back()["OPENCLAW_GATEWAY_TOKEN"], alice().gateway_token);
+}
+
+TEST_F(MoltTest, OutdatedOpenClawSettingsAreRewrittenAndPushedLive) {
+  // A tenant made before lobsterd managed proxy trust: its config disk lacks trustedProxies.
+  auto f = tenant::facts_for(env_, alice());
+  auto disk = image::decode_config_disk(*fs::read_file(f->files.config_disk));
+  ASSERT_THAT(disk, IsOk());
+  EXPECT_EQ(disk->openclaw_config["gateway"]["trustedProxies"],
+            nlohmann::json::array({f->subnet.host.to_string()}));
+  disk->openclaw_config["gateway"].erase("trustedProxies");
+  ASSERT_THAT(image::write_config_disk(f->files.config_disk, *disk), IsOk());
+
+  auto r = molt_alice();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(names(r->initial_checks), std::vector<std::string>{"gateway.config"});
+  ASSERT_EQ(r->repairs.size(), 1u);
+  EXPECT_EQ(r->repairs[0].repair, "gateway.sync-config");
+  EXPECT_TRUE(r->repairs[0].fixed) << nlohmann::json(r->repairs[0].actions).dump();
+  EXPECT_TRUE(r->healthy);
+  auto fixed = image::decode_config_disk(*fs::read_file(f->files.config_disk));
+  ASSERT_THAT(fixed, IsOk());
+  EXPECT_EQ(fixed->openclaw_config["gateway"]["trustedProxies"],
+            nlohmann::json::array({f->subnet.host.to_string()}));
+  EXPECT_EQ(fixed->agent_token, disk->agent_token);  // the rest of the disk is kept
+  // The running guest got the same settings.
+  ASSERT_FALSE(agent_.secrets().empty());
+  EXPECT_EQ(nlohmann::json::parse(agent_.secrets().back()["OPENCLAW_CONFIG"].get<std::string>()),
+            fixed->openclaw_config);
 }
 
 TEST_F(MoltTest, ColdBootThatDiesWhileBootingIsRetriedOnce) {
@@ -127,7 +156,7 @@ TEST_F(MoltTest, MissingRouteIsReadded) {
   auto r = molt_alice();
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(names(r->initial_checks), std::vector<std::string>{"net.caddy-route"});
-  EXPECT_THAT(r->initial_checks[4].message, HasSubstr("lobster-alice"));
+  EXPECT_THAT(r->initial_checks[5].message, HasSubstr("lobster-alice"));
   ASSERT_EQ(r->repairs.size(), 1u);
   EXPECT_EQ(r->repairs[0].repair, "proxy.readd-routes");
   EXPECT_TRUE(r->healthy);

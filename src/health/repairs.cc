@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <functional>
 
+#include "core/fs.h"
 #include "core/log.h"
 #include "host/firewall/tenant_network.h"
+#include "image/config_disk.h"
 #include "proxy/caddy_config.h"
 #include "tenant/boot.h"
+#include "tenant/guest_config.h"
 #include "tenant/teardown.h"
 
 namespace lobster::health {
@@ -70,6 +73,20 @@ Status ensure_gateway(tenant::TenantEnv& env, const store::Tenant& t, const tena
   return ok();
 }
 
+Status sync_gateway_config(tenant::TenantEnv& env, const store::Tenant& t,
+                           const tenant::TenantFacts& f, Actions& actions) {
+  std::string raw = LOB_TRY(fs::read_file(f.files.config_disk));
+  image::ConfigDisk disk = LOB_TRY(image::decode_config_disk(raw));
+  disk.openclaw_config = tenant::tenant_openclaw_config(env.config, t.name, t.gateway_token,
+                                                        f.subnet.host.to_string());
+  LOB_TRY(image::write_config_disk(f.files.config_disk, disk));
+  actions.push_back("Rewrote the OpenClaw settings on the config disk");
+  LOB_TRY(tenant::agent_for(env, t, f).inject_secrets(
+      {{"OPENCLAW_CONFIG", disk.openclaw_config.dump()}}));
+  actions.push_back("Merged them into the running guest's openclaw.json");
+  return ok();
+}
+
 Status readd_routes(tenant::TenantEnv& env, const store::Tenant& t, const tenant::TenantFacts& f,
                     Actions& actions) {
   // add_tenant replaces both routes as one change, so a half-present pair is fixed too.
@@ -89,6 +106,8 @@ std::string_view repair_name(RepairKind kind) {
       return "vm.restart";
     case RepairKind::kEnsureGateway:
       return "gateway.ensure";
+    case RepairKind::kSyncGatewayConfig:
+      return "gateway.sync-config";
     case RepairKind::kReaddRoutes:
       return "proxy.readd-routes";
   }
@@ -111,6 +130,8 @@ std::vector<RepairKind> plan_repairs(const std::vector<CheckResult>& checks) {
     plan.push_back(RepairKind::kRestartVm);
   if (failed(kVmResponsive) || failed(kNetGateway))
     plan.push_back(RepairKind::kEnsureGateway);
+  if (failed(kGatewayConfig))
+    plan.push_back(RepairKind::kSyncGatewayConfig);
   if (failed(kNetCaddyRoute))
     plan.push_back(RepairKind::kReaddRoutes);
   return plan;
@@ -138,6 +159,9 @@ std::vector<RepairResult> run_repairs(tenant::TenantEnv& env, const store::Tenan
           break;
         case RepairKind::kEnsureGateway:
           s = ensure_gateway(env, t, *facts, r.actions);
+          break;
+        case RepairKind::kSyncGatewayConfig:
+          s = sync_gateway_config(env, t, *facts, r.actions);
           break;
         case RepairKind::kReaddRoutes:
           s = readd_routes(env, t, *facts, r.actions);

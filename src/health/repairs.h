@@ -17,6 +17,11 @@
 //                                     and config disk, then re-inject the gateway token and
 //                                     set the guest clock
 //   vm.responsive, net.gateway     -> kEnsureGateway: the agent's ensure-gateway
+//   gateway.config                 -> kSyncGatewayConfig: rewrite the managed OpenClaw settings
+//                                     on the config disk (for every later boot) and push them
+//                                     to the running guest, which merges them into its
+//                                     openclaw.json; OpenClaw applies proxy trust and origins
+//                                     live (after a VM restart, so the fresh guest gets them too)
 //   net.caddy-route                -> kReaddRoutes: add (replace) both routes
 #pragma once
 
@@ -31,9 +36,16 @@
 
 namespace lobster::health {
 
-enum class RepairKind { kRecreateNetwork, kRestartVm, kEnsureGateway, kReaddRoutes };
+enum class RepairKind {
+  kRecreateNetwork,
+  kRestartVm,
+  kEnsureGateway,
+  kSyncGatewayConfig,
+  kReaddRoutes
+};
 
-// Stable names: "net.recreate-tap", "vm.restart", "gateway.ensure", "proxy.readd-routes".
+// Stable names: "net.recreate-tap", "vm.restart", "gateway.ensure", "gateway.sync-config",
+// "proxy.readd-routes".
 std::string_view repair_name(RepairKind kind);
 
 struct RepairResult {

@@ -25,16 +25,29 @@ json proxy_handler(const std::string& upstream, bool close_upstream) {
   json h = {{"handler", "reverse_proxy"},
             {"upstreams", json::array({{{"dial", upstream}}})},
             {"transport", {{"protocol", "http"}, {"dial_timeout", "3s"}}},
-            {"load_balancing", {{"try_duration", "30s"}, {"try_interval", "500ms"}}}};
+            {"load_balancing", {{"try_duration", "30s"}, {"try_interval", "500ms"}}},
+            {"headers", {{"request", forwarded_header_policy()}}}};
   if (close_upstream) {
     // No upstream keep-alive pooling: pooled idle connections would count as active clients
     // in the guest and block idle suspend (spec §5.6).
-    h["headers"] = {{"request", {{"set", {{"Connection", json::array({"close"})}}}}}};
+    h["headers"]["request"]["set"] = {{"Connection", json::array({"close"})}};
   }
   return h;
 }
 
 }  // namespace
+
+json forwarded_header_policy() {
+  // Caddy (>= 2.5, no trusted_proxies configured) already replaces any client-sent
+  // X-Forwarded-For/-Proto/-Host with the TCP peer, "https" and the requested host; these ops
+  // run after that. A loopback peer is a client on this host: OpenClaw refuses a loopback
+  // address forwarded by a proxy (it would look like a local, more trusted client), so it is
+  // forwarded as 0.0.0.0, "this host" (RFC 1122 3.2.1.3), which OpenClaw attributes like any
+  // other remote client.
+  return {{"replace",
+           {{"X-Forwarded-For", json::array({{{"search_regexp", kLoopbackPeerPattern},
+                                              {"replace", kHostLocalClientAddress}}})}}}};
+}
 
 std::vector<json> tenant_routes(const TenantRoute& route, const std::string& domain) {
   std::string host = tenant_host(route.tenant, domain);

@@ -36,6 +36,18 @@ std::string tenant_host(const std::string& tenant, const std::string& domain);
 // True when certificates come from Caddy's internal CA (.localhost, .local, .internal names).
 bool uses_internal_ca(const std::string& domain);
 
+// How a client on this host is named to a tenant's gateway in X-Forwarded-For.
+inline constexpr const char* kHostLocalClientAddress = "0.0.0.0";
+// X-Forwarded-For values that mean "the TCP peer was on loopback" (Caddy writes exactly the
+// peer address there).
+inline constexpr const char* kLoopbackPeerPattern = R"(^(?:127\.[0-9.]+|::1|::ffff:127\.[0-9.]+)$)";
+
+// The request-header operations of every reverse_proxy handler: the tenant's gateway trusts
+// exactly the host side of its /30 as a proxy (tenant/guest_config.h) and takes the client
+// address from X-Forwarded-For, so the proxy must write it and never pass on what a client
+// sent.
+nlohmann::json forwarded_header_policy();
+
 // [ws_route, http_route] for one tenant; the WebSocket route must precede the HTTP route.
 std::vector<nlohmann::json> tenant_routes(const TenantRoute& route, const std::string& domain);
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
 namespace lobster::proxy {
 namespace {
 
@@ -24,8 +26,23 @@ TEST(CaddyConfigTest, TenantRoutesWebSocketFirst) {
     EXPECT_TRUE(r["terminal"].get<bool>());
   }
   // Only the HTTP route closes upstream connections (no pooling); WebSockets must stay open.
-  EXPECT_FALSE(routes[0]["handle"][0].contains("headers"));
+  EXPECT_FALSE(routes[0]["handle"][0]["headers"]["request"].contains("set"));
   EXPECT_EQ(routes[1]["handle"][0]["headers"]["request"]["set"]["Connection"][0], "close");
+  // Both name a client on this host as 0.0.0.0 instead of a loopback address.
+  for (const auto& r : routes) {
+    const json& op = r["handle"][0]["headers"]["request"]["replace"]["X-Forwarded-For"][0];
+    EXPECT_EQ(op["search_regexp"], kLoopbackPeerPattern);
+    EXPECT_EQ(op["replace"], "0.0.0.0");
+  }
+}
+
+TEST(CaddyConfigTest, LoopbackPeerPatternMatchesOnlyLoopbackPeers) {
+  std::regex re(kLoopbackPeerPattern);
+  for (const char* peer : {"127.0.0.1", "127.3.4.5", "::1", "::ffff:127.0.0.1"})
+    EXPECT_TRUE(std::regex_match(peer, re)) << peer;
+  for (const char* peer : {"10.0.0.1", "198.51.100.7", "::2", "1127.0.0.1", "127.0.0.1, 10.0.0.1",
+                           "2001:db8::1", "::ffff:10.0.0.1"})
+    EXPECT_FALSE(std::regex_match(peer, re)) << peer;
 }
 
 TEST(CaddyConfigTest, BaseConfigHasAdminSocketAllRoutesAndInternalCa) {

@@ -13,11 +13,22 @@
 
 namespace lobster::tenant {
 
-// Deep copy of openclaw.defaultConfig; adds https://<name>.<domain> to
-// gateway.controlUi.allowedOrigins (deduplicated) when controlUi exists, and sets
-// gateway.auth.token when gateway.auth exists.
+// https://<name>.<domain>[:httpsPort]: where the tenant's gateway and control UI are served.
+std::string tenant_origin(const Config& cfg, const std::string& name);
+
+// The OpenClaw settings lobsterd manages for one tenant: a deep copy of openclaw.defaultConfig
+// which, when it has a `gateway` object, gets
+// - gateway.trustedProxies = [proxy_ip] (exactly the one hop that reaches the gateway: the host
+//   side of the tenant's /30) and allowRealIpFallback = false: OpenClaw 2026.9 refuses proxied
+//   WebSockets (proxy_attribution_required) unless the proxy is trusted and forwards a client
+//   address in X-Forwarded-For, which the proxy overwrites (proxy/caddy_config.h);
+// - tenant_origin() added to gateway.controlUi.allowedOrigins (deduplicated) for the control UI;
+// - gateway.auth.token when gateway.auth exists.
+// lobster-init merges this into the guest's openclaw.json (RFC 7386), so settings made in the
+// guest (e.g. with `configure`) survive.
 nlohmann::json tenant_openclaw_config(const Config& cfg, const std::string& name,
-                                      const std::string& gateway_token);
+                                      const std::string& gateway_token,
+                                      const std::string& proxy_ip);
 
 struct GuestNetwork {
   std::string address;  // guest IP

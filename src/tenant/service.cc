@@ -11,6 +11,8 @@ nlohmann::json to_json(const TankEntry& e) {
       {"state", e.state}, {"vcpus", e.vcpus}, {"memLimitMb", e.mem_limit_mb}};
   if (e.memory_mb)
     j["memoryMb"] = *e.memory_mb;
+  if (e.peak_memory_mb)
+    j["peakMemoryMb"] = *e.peak_memory_mb;
   nlohmann::json failed = nlohmann::json::object();
   for (const auto& [check, message] : e.failed_checks) failed[check] = message;
   j["failedChecks"] = failed;

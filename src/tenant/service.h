@@ -27,7 +27,8 @@ struct TankEntry {
   std::string state;   // HEALTHY | DEGRADED | SUSPENDED | UNKNOWN
   int64_t vcpus = 0;
   int64_t mem_limit_mb = 0;
-  std::optional<int64_t> memory_mb;                                // VMM resident memory
+  std::optional<int64_t> memory_mb;       // VMM resident memory
+  std::optional<int64_t> peak_memory_mb;  // the VMM's peak resident memory (headroom vs limit)
   std::vector<std::pair<std::string, std::string>> failed_checks;  // check -> message
 };
 nlohmann::json to_json(const TankEntry& e);

@@ -10,6 +10,7 @@
 #include "core/rollback.h"
 #include "host/firewall/tenant_network.h"
 #include "image/config_disk.h"
+#include "image/profiles.h"
 #include "tenant/boot.h"
 #include "tenant/guest_config.h"
 #include "tenant/ssh_keys.h"
@@ -93,9 +94,18 @@ Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& req, const store::
   const int64_t image_started_ms = env.clock->monotonic_ms();
   LOB_TRY(validate_name(req.name));
   std::string profile = req.profile.empty() ? env.config.image.default_profile : req.profile;
-  if (profile != "minimal" && profile != "openclaw") {
-    return make_error(ErrorCode::kValidationFailed,
-                      "unknown profile \"{}\": expected minimal or openclaw", profile);
+  const image::ProfileSizing sizing = LOB_TRY(image::profile_sizing(profile));
+  const int64_t mem_mb =
+      req.mem_mb > 0 ? req.mem_mb
+                     : std::max(env.config.firecracker.default_mem_size_mb, sizing.default_mem_mb);
+  if (mem_mb < sizing.min_mem_mb) {
+    return with_hint(
+        Error{ErrorCode::kValidationFailed,
+              fmt::format("the {} profile needs at least {} MiB of guest memory, "
+                          "not {} MiB",
+                          profile, sizing.min_mem_mb, mem_mb)},
+        fmt::format("pass --mem {} or more (or leave --mem out for {} MiB)", sizing.min_mem_mb,
+                    std::max(sizing.default_mem_mb, sizing.min_mem_mb)));
   }
   // Resolve the image before touching anything: a missing image is the common first error.
   LOB_TRY(env.image_for(profile));
@@ -103,8 +113,10 @@ Result<SpawnResult> spawn(TenantEnv& env, const SpawnRequest& req, const store::
   store::NewTenant nt;
   nt.name = req.name;
   nt.profile = profile;
-  nt.vcpus = req.vcpus > 0 ? req.vcpus : env.config.firecracker.default_vcpu_count;
-  nt.mem_mb = req.mem_mb > 0 ? req.mem_mb : env.config.firecracker.default_mem_size_mb;
+  nt.vcpus = req.vcpus > 0
+                 ? req.vcpus
+                 : std::max(env.config.firecracker.default_vcpu_count, sizing.default_vcpus);
+  nt.mem_mb = mem_mb;
   nt.agent_token = random_token();
   nt.gateway_token = random_token();
   nt.intent = R"({"op":"spawn"})";

@@ -192,6 +192,25 @@ TEST_F(SpawnTest, BadNamesAreRejectedBeforeAnyEffect) {
   EXPECT_EQ(vmm_.vms().begin()->second.spec.net->tap_name, "lt1");
 }
 
+TEST_F(SpawnTest, ProfileSizesGuestsItsOwnWayAndRefusesTooLittleMemory) {
+  // Too small for OpenClaw: refused before any effect, with the profile's minimum.
+  auto small = spawn(env_, {.name = "o1", .profile = "openclaw", .mem_mb = 256}, actor_, nullptr);
+  ASSERT_THAT(small, HasError(ErrorCode::kValidationFailed));
+  EXPECT_THAT(small.error().message, ::testing::HasSubstr("at least 1536 MiB"));
+  EXPECT_THAT(residue(), ::testing::IsEmpty());
+  EXPECT_THAT(spawn(env_, {.name = "x1", .profile = "nosuch"}, actor_, nullptr),
+              HasError(ErrorCode::kValidationFailed));
+  // No --mem/--vcpus: OpenClaw gets what it needs, the minimal profile the config's defaults.
+  auto o = spawn(env_, {.name = "o2", .profile = "openclaw"}, actor_, nullptr);
+  ASSERT_THAT(o, IsOk());
+  EXPECT_EQ(o->tenant.mem_mb, 2048);
+  EXPECT_EQ(o->tenant.vcpus, 2);
+  auto m = spawn(env_, {.name = "m1", .profile = "minimal"}, actor_, nullptr);
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(m->tenant.mem_mb, env_.config.firecracker.default_mem_size_mb);
+  EXPECT_EQ(m->tenant.vcpus, env_.config.firecracker.default_vcpu_count);
+}
+
 TEST_F(SpawnTest, RecoverTearsDownUnfinishedSpawn) {
   // A daemon killed mid-spawn leaves a "creating" row plus effects; recover removes them all.
   env_.fail_after_step_for_test = "proxy";

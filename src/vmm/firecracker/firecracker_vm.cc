@@ -132,11 +132,7 @@ Result<VmStats> FirecrackerVm::stats() {
   if (!status || !stat)
     return make_error(ErrorCode::kInvalidState, "cannot read {}", dir);
   VmStats out;
-  std::istringstream lines(*status);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with("VmRSS:"))
-      out.rss_bytes = std::stoll(line.substr(6)) * 1024;
-  }
+  read_proc_status_memory(*status, out);
   // utime and stime are fields 14 and 15; count after the last ')' (comm may hold spaces).
   std::istringstream fields(stat->substr(stat->rfind(')') + 2));
   std::string field;

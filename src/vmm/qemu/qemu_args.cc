@@ -30,6 +30,10 @@ std::string throttle_options(const std::optional<RateLimiter>& limit) {
   return out;
 }
 
+int64_t tcg_memory_limit(int64_t memory_bytes) {
+  return memory_bytes + (kTcgTranslationCacheMiB << 20);
+}
+
 std::vector<std::string> qemu_args(const VmSpec& spec, const Launch& launch) {
   std::vector<std::string> a = {launch.binary};
   auto add = [&a](std::initializer_list<std::string> items) {
@@ -41,7 +45,7 @@ std::vector<std::string> qemu_args(const VmSpec& spec, const Launch& launch) {
   if (launch.kvm) {
     add({"-accel", "kvm", "-cpu", "host"});
   } else {
-    add({"-accel", "tcg"});
+    add({"-accel", "tcg,tb-size=" + std::to_string(kTcgTranslationCacheMiB)});
   }
   add({"-m", std::to_string(spec.mem_mib) + "M", "-smp", std::to_string(spec.vcpus)});
   add({"-nodefaults", "-no-user-config", "-nographic", "-no-reboot"});

@@ -11,10 +11,21 @@
 
 namespace lobster::vmm::qemu {
 
+// QEMU's TCG translation-block cache, in MiB. QEMU 7.2's default is 1 GiB, filled as the
+// guest runs new code: a JIT-heavy guest (OpenClaw's Node) grows the VMM far beyond its guest
+// RAM and its cgroup OOM-kills it (issue 21). The cache is bounded explicitly and counted in
+// the VMM's memory limit (tcg_memory_limit). Measured with bench/vmm: see bench/README.md.
+inline constexpr int64_t kTcgTranslationCacheMiB = 256;
+
+// The VMM's memory limit under TCG: `limits.memory_bytes` (guest RAM + VMM overhead,
+// vmm::default_limits) plus the bounded translation cache.
+int64_t tcg_memory_limit(int64_t memory_bytes);
+
 // Per-launch facts that are not part of the VmSpec.
 struct Launch {
   std::string binary = "/usr/bin/qemu-system-x86_64";
-  bool kvm = false;     // -accel kvm (probe said KVM boots guests) else TCG
+  bool kvm = false;     // -accel kvm (probe said KVM boots guests) else TCG with
+                        // tb-size=kTcgTranslationCacheMiB
   int64_t tsc_khz = 0;  // TCG only: host TSC rate, passed as tsc_early_khz (0 = omit)
   int tap_fd = -1;      // fd number of the opened TAP in the child; -1 = no network
   // Per drive, the child fd numbers of the image opened read-only and (for writable drives)

@@ -37,7 +37,7 @@ TEST(QemuArgs, TcgCommandLineIsExact) {
       "-M",
       "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=on,pic=on",
       "-accel",
-      "tcg",
+      "tcg,tb-size=256",
       "-m",
       "1024M",
       "-smp",
@@ -207,6 +207,11 @@ TEST(TcPlan, NoLimitsOnlyResets) {
   EXPECT_EQ(plan.reset.size(), 2U);
   EXPECT_TRUE(plan.rx.empty());
   EXPECT_TRUE(plan.tx.empty());
+}
+
+TEST(QemuArgsTest, TcgMemoryLimitCountsTheTranslationCache) {
+  EXPECT_EQ(tcg_memory_limit(int64_t{1} << 30),
+            (int64_t{1} << 30) + (kTcgTranslationCacheMiB << 20));
 }
 
 }  // namespace

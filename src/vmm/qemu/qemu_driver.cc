@@ -137,10 +137,13 @@ Result<std::unique_ptr<Vm>> QemuDriver::launch(const VmSpec& spec, bool incoming
   }
   LOB_TRY(fs::ensure_dir(spec.jail.chroot_dir, 0755));
   rb.push("remove VM files", [this, spec] { return cleanup_vm_files(spec, cgroups_); });
-  LOB_TRY(cgroups_.ensure(spec.id, {.memory_bytes = spec.limits.memory_bytes,
-                                    .cpu_quota_us = spec.limits.cpu_quota_us,
-                                    .cpu_period_us = spec.limits.cpu_period_us,
-                                    .pids_max = spec.limits.pids_max}));
+  const bool kvm = probe_ && probe_->kvm_usable();
+  LOB_TRY(cgroups_.ensure(
+      spec.id,
+      {.memory_bytes = kvm ? spec.limits.memory_bytes : tcg_memory_limit(spec.limits.memory_bytes),
+       .cpu_quota_us = spec.limits.cpu_quota_us,
+       .cpu_period_us = spec.limits.cpu_period_us,
+       .pids_max = spec.limits.pids_max}));
   for (const auto& p : {qmp_socket_path(spec), spec.console_socket_for_test}) {
     if (!p.empty())
       ::unlink(p.c_str());
@@ -179,7 +182,7 @@ Result<std::unique_ptr<Vm>> QemuDriver::launch(const VmSpec& spec, bool incoming
     launch.drive_fds.push_back(child);
   }
   launch.binary = options_.binary;
-  launch.kvm = probe_ && probe_->kvm_usable();
+  launch.kvm = kvm;
   launch.tsc_khz = launch.kvm ? 0 : host_tsc_khz();
   launch.tap_fd = tap ? kTapChildFd : -1;
   launch.qmp_socket = qmp_socket_path(spec);

@@ -202,11 +202,7 @@ Result<VmStats> QemuVm::stats() {
   LOB_TRY(require_alive("stats"));
   std::string dir = "/proc/" + std::to_string(identity_.pid);
   VmStats s;
-  auto status = LOB_TRY(fs::read_file(dir + "/status"));
-  auto pos = status.find("VmRSS:");
-  if (pos != std::string::npos) {
-    s.rss_bytes = std::strtoll(status.c_str() + pos + 6, nullptr, 10) * 1024;
-  }
+  read_proc_status_memory(LOB_TRY(fs::read_file(dir + "/status")), s);
   auto stat = LOB_TRY(fs::read_file(dir + "/stat"));
   int64_t ticks = LOB_TRY(proc_field_sum(stat, 14, 2));  // utime + stime
   long hz = ::sysconf(_SC_CLK_TCK);

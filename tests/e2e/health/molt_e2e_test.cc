@@ -22,6 +22,7 @@
 #include "core/testing/matchers.h"
 #include "e2e/common/harness.h"
 #include "host/process/process.h"
+#include "image/config_disk.h"
 
 namespace lobster {
 namespace {
@@ -107,7 +108,7 @@ TEST_F(MoltE2e, HealthyTenantIsAlreadyHealthy) {
   EXPECT_EQ(code, 0);
   EXPECT_EQ(j.value("healthy", false), true) << j.dump();
   EXPECT_TRUE(j["repairs"].empty());
-  EXPECT_EQ(j["initialChecks"].size(), 5u);
+  EXPECT_EQ(j["initialChecks"].size(), 6u);  // health::kCheckOrder
 }
 
 TEST_F(MoltE2e, KilledVmIsColdBootedAndKeepsItsDisk) {
@@ -190,6 +191,38 @@ TEST_F(MoltE2e, KilledGatewayIsRelaunched) {
   EXPECT_TRUE(r->value("fixed", false)) << r->dump(2);
   EXPECT_TRUE(j.value("healthy", false));
   EXPECT_TRUE(eventually(route_healthy, 10'000));
+}
+
+TEST_F(MoltE2e, OutdatedOpenClawSettingsAreRewrittenAndMergedLive) {
+  // A tenant made by an older lobsterd: no proxy trust on its config disk; inside the guest,
+  // a setting made there (as `configure` would) that the sync must keep.
+  const std::string disk_path = g_root.path() + "/lib/overlays/" + kTenant + ".cfg";
+  auto disk = image::decode_config_disk(fs::read_file(disk_path).value_or(""));
+  ASSERT_THAT(disk, testing::IsOk());
+  json& gw = disk->openclaw_config["gateway"];
+  ASSERT_TRUE(gw.contains("trustedProxies")) << disk->openclaw_config.dump();
+  const json trusted = gw["trustedProxies"];
+  gw.erase("trustedProxies");
+  ASSERT_THAT(image::write_config_disk(disk_path, *disk), testing::IsOk());
+  ASSERT_EQ(cli({"exec", kTenant, "--", "sh", "-c",
+                 "cd /root/.openclaw && sed 's/^{/{\"guestOwn\": 7315,/' openclaw.json > n && "
+                 "mv n openclaw.json"})
+                .exit,
+            0);
+  json j = molt();
+  EXPECT_EQ(failed(j["initialChecks"]), std::vector<std::string>{"gateway.config"}) << j.dump(2);
+  const json* r = repair(j, "gateway.sync-config");
+  ASSERT_NE(r, nullptr) << j.dump(2);
+  EXPECT_TRUE(r->value("fixed", false)) << r->dump(2);
+  EXPECT_TRUE(j.value("healthy", false));
+  auto fixed = image::decode_config_disk(fs::read_file(disk_path).value_or(""));
+  ASSERT_THAT(fixed, testing::IsOk());
+  EXPECT_EQ(fixed->openclaw_config["gateway"]["trustedProxies"], trusted);
+  CliRun cat = cli({"exec", kTenant, "--", "cat", "/root/.openclaw/openclaw.json"});
+  json live = json::parse(cat.out, nullptr, false);
+  ASSERT_TRUE(live.is_object()) << cat.out << cat.err;
+  EXPECT_EQ(live["gateway"]["trustedProxies"], trusted);
+  EXPECT_EQ(live.value("guestOwn", 0), 7315);
 }
 
 TEST_F(MoltE2e, ExecHoldsTheTenantWhileItRuns) {

