@@ -56,6 +56,10 @@ class FirewallE2eTest : public ::testing::Test {
     auto guard = net::testing::NetnsGuard::enter(host_->ns());
     ASSERT_THAT(guard, IsOk());
     in_host_.emplace(std::move(*guard));
+    // A new namespace inherits IPv4 settings such as ip_forward from the initial one
+    // (net.core.devconf_inherit_init_net): start from a host that does not forward, whatever
+    // the machine running the test does.
+    ASSERT_THAT(net::ensure_sysctl("/proc/sys", "net/ipv4/ip_forward", "0"), IsOk());
 
     auto base = net::parse_ipv4("10.0.0.0").value();
     t1_ = TenantNet{.tap_id = 1,

@@ -29,6 +29,7 @@
 #include "image/config_disk.h"
 #include "image/overlay.h"
 #include "tiny_guest.h"
+#include "vmm/qemu/qemu_args.h"
 #include "vmm/qemu/qemu_driver.h"
 
 namespace lobster::vmm {
@@ -51,6 +52,7 @@ struct World {
   vmm::testing::TinyGuest guest;
   std::unique_ptr<cgroup::FsCgroups> cgroups;
   process::PosixProcessRunner runner;
+  std::shared_ptr<qemu::KvmProbe> probe;  // the driver's: KVM or TCG
   std::unique_ptr<qemu::QemuDriver> driver;
 };
 World* world = nullptr;
@@ -83,13 +85,13 @@ class QemuVmTest : public ::testing::Test {
     auto cg = cgroup::FsCgroups::create("/sys/fs/cgroup", cgroup::parent_name_for(world->root));
     ASSERT_THAT(cg, IsOk());
     world->cgroups = std::move(*cg);
-    auto probe = std::make_shared<qemu::KvmProbe>(
+    world->probe = std::make_shared<qemu::KvmProbe>(
         "/usr/bin/qemu-system-x86_64", world->guest.kernel, world->root + "/run", world->runner);
     qemu::QemuOptions options;
     if (const char* bin = std::getenv("LOBSTER_TEST_QEMU_BINARY"))
       options.binary = bin;
     world->driver =
-        std::make_unique<qemu::QemuDriver>(options, probe, *world->cgroups, world->runner);
+        std::make_unique<qemu::QemuDriver>(options, world->probe, *world->cgroups, world->runner);
   }
 
   static void TearDownTestSuite() {
@@ -213,7 +215,10 @@ TEST_F(QemuVmTest, BootsJailedPausesResumesAndStopsClean) {
   EXPECT_NE(status->find("Seccomp:\t2"), std::string::npos);
   auto limits = world->cgroups->read_limits(spec.id);
   ASSERT_THAT(limits, IsOk());
-  EXPECT_EQ(limits->memory_bytes, (256 + 128) << 20);
+  // Guest RAM + the VMM's overhead, plus the bounded translation cache under TCG.
+  EXPECT_EQ(limits->memory_bytes, world->probe->kvm_usable()
+                                      ? spec.limits.memory_bytes
+                                      : qemu::tcg_memory_limit(spec.limits.memory_bytes));
   EXPECT_EQ(limits->cpu_quota_us, 100000);
   EXPECT_EQ(limits->cpu_period_us, 100000);
   EXPECT_EQ(limits->pids_max, 256);
