@@ -3,7 +3,8 @@
 // real OpenClaw gateway and prints a curl line and an `openclaw gateway health` line. Then the
 // clients users reach a tenant with, through Caddy: the printed curl line, the printed line
 // with OpenClaw's own CLI (installed from npm here, not our code), a wrong token, a forged
-// X-Forwarded-For, and the control UI in headless Chromium. Slow (image build + ~2 min TCG
+// X-Forwarded-For, the control UI in headless Chromium, and the CLI as the first request
+// after a suspend (the ingress wakes the tenant). Slow (image build + ~2 min TCG
 // boot + the CLI's start-up), but it runs in CI.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -233,6 +234,22 @@ TEST_F(DemoE2e, ControlUiConnectsInChromiumAfterTheOperatorApprovesIt) {
   EXPECT_TRUE(ui.value("helloOk", false)) << r.out;
   EXPECT_TRUE(std::filesystem::exists(shot));
   std::cout << "control UI screenshot: " << shot << "\n";
+}
+
+// Last: the tenant ends suspended and woken. OpenClaw's CLI is the first client after a
+// suspend; the ingress holds its connection, wakes the tenant, and the CLI gets its answer.
+TEST_F(DemoE2e, OpenClawCliAsTheFirstRequestWakesASuspendedTenant) {
+  e2e::CmdResult suspend = g_root.cli({"suspend", "demo"}, 600'000);
+  ASSERT_EQ(suspend.exit, 0) << suspend.out << suspend.err;
+  json t = json::parse(g_root.cli({"--json", "tank"}, 120'000).out, nullptr, false);
+  ASSERT_TRUE(t.is_array() && !t.empty()) << t.dump();
+  ASSERT_EQ(t[0].value("status", ""), "suspended") << t.dump();
+  json health = openclaw_cli(g_demo.value("openclaw", "") + " --json", client_env());
+  EXPECT_EQ(health.value("ok", false), true) << health.dump();
+  t = json::parse(g_root.cli({"--json", "tank"}, 120'000).out, nullptr, false);
+  ASSERT_TRUE(t.is_array() && !t.empty()) << t.dump();
+  EXPECT_EQ(t[0].value("status", ""), "active") << t.dump();
+  EXPECT_GE(t[0]["ingress"].value("wakes", 0), 1) << t.dump();
 }
 
 }  // namespace
