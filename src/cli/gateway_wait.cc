@@ -32,18 +32,30 @@ std::string last_lines(const std::string& text, size_t n) {
   return pos == std::string::npos ? text : text.substr(pos + 1);
 }
 
+// The curl command line that asks the route's /health from this host and prints only the
+// HTTP status code.
+std::vector<std::string> gateway_curl_argv(const GatewayRoute& route) {
+  return {"curl",
+          "-sS",
+          "--max-time",
+          "10",
+          "--resolve",
+          route.host + ":443:127.0.0.1",
+          "--cacert",
+          route.ca_file,
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code}",
+          "https://" + route.host + "/health"};
+}
+
 }  // namespace
 
 Result<GatewayRoute> gateway_route(const CliContext& ctx, const std::string& name) {
   nlohmann::json status = LOB_TRY(ctx.client().get("/v1/status"));
   return GatewayRoute{name + "." + status.value("domain", "lobster.localhost"),
                       ctx.paths().caddy_dir() + "/data/pki/authorities/local/root.crt"};
-}
-
-std::vector<std::string> gateway_curl_argv(const GatewayRoute& route) {
-  return {"curl",     "-sS",         "--max-time",
-          "10",       "--resolve",   route.host + ":443:127.0.0.1",
-          "--cacert", route.ca_file, "https://" + route.host + "/health"};
 }
 
 Result<int64_t> wait_for_gateway(const CliContext& ctx, const std::string& name,
@@ -60,7 +72,8 @@ Result<int64_t> wait_for_gateway(const CliContext& ctx, const std::string& name,
   };
   while (std::chrono::steady_clock::now() < deadline) {
     auto r = runner.run(gateway_curl_argv(route), {.timeout_ms = 15'000});
-    if (r && r->exit_code == 0 && !r->out.empty() && r->out.find("502") == std::string::npos)
+    // Only the gateway's own 200 counts: while it starts, the ingress answers 502 or 503.
+    if (r && r->exit_code == 0 && r->out == "200")
       return waited();
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_report) {

@@ -18,14 +18,11 @@ struct GatewayRoute {
 // The tenant's route as this daemon serves it (asks GET /v1/status for the domain).
 Result<GatewayRoute> gateway_route(const CliContext& ctx, const std::string& name);
 
-// Polls https://<host>/health through Caddy every 3 s until it answers (not 502), up to
+// Polls https://<host>/health through Caddy every 3 s until it answers 200, up to
 // `max_minutes`; every 30 s prints how long it has waited and the gateway's latest log line.
 // Returns the seconds waited. On timeout: kExecTimeout naming the tenant, with the gateway's
 // last log lines as detail and a hint that the tenant keeps running.
 Result<int64_t> wait_for_gateway(const CliContext& ctx, const std::string& name,
                                  const GatewayRoute& route, int max_minutes);
-
-// The curl command line that reaches the route's /health from this host.
-std::vector<std::string> gateway_curl_argv(const GatewayRoute& route);
 
 }  // namespace lobster::cli
